@@ -58,8 +58,8 @@ impl ApiPublicKey {
         let not_pem = KeyError::NotPem {
             expected: "PUBLIC KEY",
         };
-        let der = SubjectPublicKeyInfoDer::from_pem_slice(text.trim().as_bytes())
-            .map_err(|_| not_pem)?;
+        let der =
+            SubjectPublicKeyInfoDer::from_pem_slice(text.trim().as_bytes()).map_err(|_| not_pem)?;
         Self::from_spki_der(der.as_ref())
     }
 
@@ -170,7 +170,12 @@ impl ApiPrivateKey {
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let mut signature = vec![0u8; self.pair.public_modulus_len()];
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
             .map_err(|_| KeyError::NotRsa)?;
         Ok(signature)
     }

@@ -54,7 +54,9 @@ pub enum SignatureError {
     #[error("the `date` header is not an RFC 1123 date")]
     Date,
     /// The `date` is more than five minutes from the server's clock
-    #[error("the request `date` is more than 5 minutes from the server clock; check the client's clock")]
+    #[error(
+        "the request `date` is more than 5 minutes from the server clock; check the client's clock"
+    )]
     ClockSkew,
     /// `x-content-sha256` is not the body's hash
     #[error("`x-content-sha256` does not match the request body")]
@@ -478,14 +480,15 @@ mod tests {
         }
     }
 
-    fn signed(
-        signer: &RequestSigner,
-        method: &str,
-        body: &[u8],
-        at: jiff::Timestamp,
-    ) -> Headers {
+    fn signed(signer: &RequestSigner, method: &str, body: &[u8], at: jiff::Timestamp) -> Headers {
         let h = signer
-            .sign(method, "/20160918/users?limit=2", "127.0.0.1:8443", at, Some((body, "application/json")))
+            .sign(
+                method,
+                "/20160918/users?limit=2",
+                "127.0.0.1:8443",
+                at,
+                Some((body, "application/json")),
+            )
             .unwrap();
         let mut map = HashMap::new();
         map.insert("authorization".to_owned(), h.authorization);
@@ -576,8 +579,14 @@ mod tests {
         let header = SignatureHeader::parse(value).unwrap();
         assert_eq!(header.headers, ["date", "(request-target)", "host"]);
         let key = KeyId::parse(&header.key_id).unwrap();
-        assert_eq!(key.fingerprint, "20:3b:97:13:55:1c:5b:0d:d3:37:d8:50:4e:c5:3a:34");
-        assert_eq!(SignatureHeader::parse(&header.to_header_value()).unwrap(), header);
+        assert_eq!(
+            key.fingerprint,
+            "20:3b:97:13:55:1c:5b:0d:d3:37:d8:50:4e:c5:3a:34"
+        );
+        assert_eq!(
+            SignatureHeader::parse(&header.to_header_value()).unwrap(),
+            header
+        );
         for bad in [
             "",
             "Bearer abc",

@@ -104,9 +104,7 @@ impl Directory {
 
     /// The compartment's parent (`None` for the tenancy or an unknown id)
     pub fn compartment_parent(&self, id: &str) -> Option<&str> {
-        self.compartments
-            .get(id)
-            .and_then(|c| c.parent.as_deref())
+        self.compartments.get(id).and_then(|c| c.parent.as_deref())
     }
 
     /// `id` followed by each of its ancestors up to the tenancy
@@ -436,7 +434,8 @@ impl Authorizer {
                 .as_ref()
                 .and_then(|c| self.compartment_ids.get(c).copied())
             else {
-                self.skipped.push(skip("its compartment no longer exists".to_owned()));
+                self.skipped
+                    .push(skip("its compartment no longer exists".to_owned()));
                 continue;
             };
             let types = match catalog::resolve_resource(&allow.resource) {
@@ -881,10 +880,8 @@ pub fn validate_policy(
 ) -> Result<Vec<Binding>, PolicyError> {
     let mut bindings = Vec::with_capacity(statements.len());
     for (index, text) in statements.iter().enumerate() {
-        let statement = parse_statement(text).map_err(|source| PolicyError::Syntax {
-            index,
-            source,
-        })?;
+        let statement =
+            parse_statement(text).map_err(|source| PolicyError::Syntax { index, source })?;
         let binding = directory
             .bind(&statement, attached_to)
             .map_err(|source| PolicyError::Binding { index, source })?;

@@ -169,7 +169,11 @@ static TYPES: &[TypeTable] = &[
         [
             &["VAULT_INSPECT"],
             &["VAULT_READ"],
-            &["VAULT_CREATE_KEY", "VAULT_IMPORT_KEY", "VAULT_CREATE_SECRET"],
+            &[
+                "VAULT_CREATE_KEY",
+                "VAULT_IMPORT_KEY",
+                "VAULT_CREATE_SECRET",
+            ],
             &[
                 "VAULT_CREATE",
                 "VAULT_UPDATE",
@@ -277,7 +281,12 @@ static TYPES: &[TypeTable] = &[
             &["POLICY_READ"],
             &[],
             &[],
-            &["POLICY_CREATE", "POLICY_DELETE", "POLICY_UPDATE", "POLICY_MOVE"],
+            &[
+                "POLICY_CREATE",
+                "POLICY_DELETE",
+                "POLICY_UPDATE",
+                "POLICY_MOVE",
+            ],
         ],
     ),
     table(
@@ -293,7 +302,10 @@ static TYPES: &[TypeTable] = &[
             ],
         ],
     ),
-    table("tenancies", [&["TENANCY_INSPECT"], &[], &[], &["TENANCY_UPDATE"]]),
+    table(
+        "tenancies",
+        [&["TENANCY_INSPECT"], &[], &[], &["TENANCY_UPDATE"]],
+    ),
 ];
 
 /// Families: a `<verb> <family>` statement is one statement per member type.
@@ -530,7 +542,10 @@ static OPERATIONS: &[(&str, &[&str])] = &[
     ("DeleteGroup", &["GROUP_DELETE"]),
     ("ListUserGroupMemberships", &["GROUP_INSPECT"]),
     ("GetUserGroupMembership", &["GROUP_READ"]),
-    ("AddUserToGroup", &["USER_UPDATE", "GROUP_MEMBERSHIP_UPDATE"]),
+    (
+        "AddUserToGroup",
+        &["USER_UPDATE", "GROUP_MEMBERSHIP_UPDATE"],
+    ),
     (
         "RemoveUserFromGroup",
         &["USER_UPDATE", "GROUP_MEMBERSHIP_UPDATE"],
@@ -558,7 +573,10 @@ static OPERATIONS: &[(&str, &[&str])] = &[
     ("CreateKubeconfig", &["CLUSTER_USE"]),
     ("CreateCluster", &["CLUSTER_CREATE"]),
     ("UpdateCluster", &["CLUSTER_UPDATE"]),
-    ("DeleteCluster", &["CLUSTER_DELETE", "CLUSTER_NODE_POOL_DELETE"]),
+    (
+        "DeleteCluster",
+        &["CLUSTER_DELETE", "CLUSTER_NODE_POOL_DELETE"],
+    ),
     ("AdministerK8s", &["CLUSTER_MANAGE"]),
     ("JoinCluster", &["CLUSTER_MANAGE"]),
     // Container Registry (§3.4)

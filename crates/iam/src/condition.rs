@@ -220,7 +220,10 @@ mod tests {
         assert!(glob_matches("a*b*c", "aXXbYYc"));
         assert!(!glob_matches("a*b*c", "aXXbYY"));
         assert!(glob_matches("*", ""));
-        assert!(glob_matches("**********a", &"b".repeat(100).replace('b', "a")));
+        assert!(glob_matches(
+            "**********a",
+            &"b".repeat(100).replace('b', "a")
+        ));
         assert!(!glob_matches("*a*a*a*a*a*a*a*b", &"a".repeat(64)));
     }
 }

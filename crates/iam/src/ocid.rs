@@ -111,7 +111,9 @@ impl FromStr for Ocid {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
-            return Err(fail("the resource type must be lowercase letters and digits"));
+            return Err(fail(
+                "the resource type must be lowercase letters and digits",
+            ));
         }
         if !realm.starts_with("oc")
             || realm.len() < 3
@@ -123,14 +125,18 @@ impl FromStr for Ocid {
             return Err(fail("the unique id is missing"));
         };
         if middle.is_empty() {
-            return Err(fail("the region segment is missing (it may be empty: `..`)"));
+            return Err(fail(
+                "the region segment is missing (it may be empty: `..`)",
+            ));
         }
         if !middle.iter().all(|segment| {
             segment
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         }) {
-            return Err(fail("the region must be lowercase letters, digits and dashes"));
+            return Err(fail(
+                "the region must be lowercase letters, digits and dashes",
+            ));
         }
         if unique.is_empty()
             || !unique
@@ -181,8 +187,15 @@ mod tests {
         assert_eq!(a.resource_type(), "user");
         assert_eq!(a.as_str().parse::<Ocid>().unwrap(), a);
         let regional = Ocid::generate("cluster", Some("us-ashburn-1"));
-        assert!(regional.as_str().starts_with("ocid1.cluster.oc1.us-ashburn-1.aaaaaaaa"));
-        assert_eq!(regional.as_str().len(), "ocid1.cluster.oc1.us-ashburn-1.".len() + 60);
+        assert!(
+            regional
+                .as_str()
+                .starts_with("ocid1.cluster.oc1.us-ashburn-1.aaaaaaaa")
+        );
+        assert_eq!(
+            regional.as_str().len(),
+            "ocid1.cluster.oc1.us-ashburn-1.".len() + 60
+        );
     }
 
     #[test]

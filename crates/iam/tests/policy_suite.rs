@@ -95,8 +95,14 @@ impl World {
         ids.insert("key1", "ocid1.key.oc1.iad.aaaakeyone".to_owned());
         ids.insert("key2", "ocid1.key.oc1.iad.aaaakeytwo".to_owned());
         ids.insert("vault1", "ocid1.vault.oc1.iad.aaaavaultone".to_owned());
-        ids.insert("cluster1", "ocid1.cluster.oc1.iad.aaaaclusterone".to_owned());
-        ids.insert("cluster2", "ocid1.cluster.oc1.iad.aaaaclustertwo".to_owned());
+        ids.insert(
+            "cluster1",
+            "ocid1.cluster.oc1.iad.aaaaclusterone".to_owned(),
+        );
+        ids.insert(
+            "cluster2",
+            "ocid1.cluster.oc1.iad.aaaaclustertwo".to_owned(),
+        );
         World { ids, directory }
     }
 
@@ -282,11 +288,15 @@ fn reference_section_3_1_examples() {
         &w,
         &[(
             "tenancy",
-            &["Allow group GroupAdmins to manage groups in tenancy where target.group.name = /A-Users-*/"],
+            &[
+                "Allow group GroupAdmins to manage groups in tenancy where target.group.name = /A-Users-*/",
+            ],
         )],
         vec![
-            ask(admin.clone(), "UpdateGroup", "tenancy", true).vars(&[("target.group.name", "A-Users-East")]),
-            ask(admin.clone(), "UpdateGroup", "tenancy", false).vars(&[("target.group.name", "B-Users")]),
+            ask(admin.clone(), "UpdateGroup", "tenancy", true)
+                .vars(&[("target.group.name", "A-Users-East")]),
+            ask(admin.clone(), "UpdateGroup", "tenancy", false)
+                .vars(&[("target.group.name", "B-Users")]),
             // Inapplicable variable (no target group on a list): the statement declines.
             ask(admin.clone(), "ListGroups", "tenancy", false),
         ],
@@ -295,13 +305,20 @@ fn reference_section_3_1_examples() {
     let net = w.user("na", &["NetworkAdmins"]);
     run(
         &w,
-        &[(
-            "tenancy",
-            &["Allow group NetworkAdmins to manage virtual-network-family in tenancy where target.compartment.id != 'ocid1.compartment.oc1..aaaaaaaaexampleocid'"],
-        ), (
-            "tenancy",
-            &["Allow group NetworkAdmins to manage compartments in tenancy where target.compartment.id != '{example}'"],
-        )],
+        &[
+            (
+                "tenancy",
+                &[
+                    "Allow group NetworkAdmins to manage virtual-network-family in tenancy where target.compartment.id != 'ocid1.compartment.oc1..aaaaaaaaexampleocid'",
+                ],
+            ),
+            (
+                "tenancy",
+                &[
+                    "Allow group NetworkAdmins to manage compartments in tenancy where target.compartment.id != '{example}'",
+                ],
+            ),
+        ],
         vec![
             ask(net.clone(), "UpdateCompartment", "finance", true),
             ask(net.clone(), "UpdateCompartment", "example", false),
@@ -312,13 +329,19 @@ fn reference_section_3_1_examples() {
         &w,
         &[(
             "tenancy",
-            &["Allow group GroupAdmins to manage groups in tenancy where all {target.group.name=/A-*/,target.group.name!='A-Admins'}"],
+            &[
+                "Allow group GroupAdmins to manage groups in tenancy where all {target.group.name=/A-*/,target.group.name!='A-Admins'}",
+            ],
         )],
         vec![
-            ask(admin.clone(), "DeleteGroup", "tenancy", true).vars(&[("target.group.name", "A-Users")]),
-            ask(admin.clone(), "DeleteGroup", "tenancy", false).vars(&[("target.group.name", "A-Admins")]),
-            ask(admin.clone(), "DeleteGroup", "tenancy", false).vars(&[("target.group.name", "a-admins")]),
-            ask(admin.clone(), "DeleteGroup", "tenancy", false).vars(&[("target.group.name", "B-Users")]),
+            ask(admin.clone(), "DeleteGroup", "tenancy", true)
+                .vars(&[("target.group.name", "A-Users")]),
+            ask(admin.clone(), "DeleteGroup", "tenancy", false)
+                .vars(&[("target.group.name", "A-Admins")]),
+            ask(admin.clone(), "DeleteGroup", "tenancy", false)
+                .vars(&[("target.group.name", "a-admins")]),
+            ask(admin.clone(), "DeleteGroup", "tenancy", false)
+                .vars(&[("target.group.name", "B-Users")]),
         ],
     );
     // 4: any {} over request.permission
@@ -327,7 +350,9 @@ fn reference_section_3_1_examples() {
         &w,
         &[(
             "tenancy",
-            &["Allow group XYZ to manage groups in tenancy where any {request.permission='GROUP_INSPECT', request.permission='GROUP_CREATE', request.permission='GROUP_UPDATE'}"],
+            &[
+                "Allow group XYZ to manage groups in tenancy where any {request.permission='GROUP_INSPECT', request.permission='GROUP_CREATE', request.permission='GROUP_UPDATE'}",
+            ],
         )],
         vec![
             ask(xyz.clone(), "ListGroups", "tenancy", true),
@@ -342,7 +367,9 @@ fn reference_section_3_1_examples() {
         &w,
         &[(
             "tenancy",
-            &["Allow group XYZ to manage groups in tenancy where request.permission != 'GROUP_DELETE'"],
+            &[
+                "Allow group XYZ to manage groups in tenancy where request.permission != 'GROUP_DELETE'",
+            ],
         )],
         vec![
             ask(xyz.clone(), "CreateGroup", "tenancy", true),
@@ -354,7 +381,9 @@ fn reference_section_3_1_examples() {
         &w,
         &[(
             "tenancy",
-            &["Allow group XYZ to manage groups in tenancy where all {request.permission='GROUP_INSPECT', request.operation='ListGroups'}"],
+            &[
+                "Allow group XYZ to manage groups in tenancy where all {request.permission='GROUP_INSPECT', request.operation='ListGroups'}",
+            ],
         )],
         vec![
             ask(xyz.clone(), "ListGroups", "tenancy", true),
@@ -374,8 +403,10 @@ fn reference_section_3_1_examples() {
             ],
         )],
         vec![
-            ask(group_a.clone(), "PullImage", "tenancy", true).vars(&[("request.networkSource.name", "CORPNET")]),
-            ask(group_a.clone(), "PullImage", "tenancy", false).vars(&[("request.networkSource.name", "cafe")]),
+            ask(group_a.clone(), "PullImage", "tenancy", true)
+                .vars(&[("request.networkSource.name", "CORPNET")]),
+            ask(group_a.clone(), "PullImage", "tenancy", false)
+                .vars(&[("request.networkSource.name", "cafe")]),
             ask(group_a.clone(), "PullImage", "tenancy", false),
         ],
     );
@@ -406,7 +437,10 @@ fn subjects() {
     // Several groups, comma separated
     run(
         &w,
-        &[("tenancy", &["Allow group A-Admins, B-Admins to read repos in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow group A-Admins, B-Admins to read repos in tenancy"],
+        )],
         vec![
             ask(a.clone(), "PullImage", "tenancy", true),
             ask(b.clone(), "PullImage", "tenancy", true),
@@ -452,38 +486,80 @@ fn subjects() {
         vec![
             ask(a.clone(), "GetCluster", "tenancy", true),
             ask(w.cluster("cluster1", "c1"), "GetCluster", "tenancy", true),
-            ask(w.cluster("cluster1", "finance"), "GetCluster", "tenancy", false),
+            ask(
+                w.cluster("cluster1", "finance"),
+                "GetCluster",
+                "tenancy",
+                false,
+            ),
         ],
     );
     // any-user covers users, resource principals and services; any-group not services
     run(
         &w,
-        &[("tenancy", &["Allow any-user to inspect clusters in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow any-user to inspect clusters in tenancy"],
+        )],
         vec![
             ask(other.clone(), "ListClusters", "tenancy", true),
-            ask(w.cluster("cluster2", "finance"), "ListClusters", "tenancy", true),
-            ask(Principal::Service("some-service".into()), "ListClusters", "tenancy", true),
+            ask(
+                w.cluster("cluster2", "finance"),
+                "ListClusters",
+                "tenancy",
+                true,
+            ),
+            ask(
+                Principal::Service("some-service".into()),
+                "ListClusters",
+                "tenancy",
+                true,
+            ),
         ],
     );
     run(
         &w,
-        &[("tenancy", &["Allow any-group to inspect clusters in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow any-group to inspect clusters in tenancy"],
+        )],
         vec![
             ask(other.clone(), "ListClusters", "tenancy", true),
-            ask(w.cluster("cluster2", "finance"), "ListClusters", "tenancy", true),
-            ask(Principal::Service("some-service".into()), "ListClusters", "tenancy", false),
+            ask(
+                w.cluster("cluster2", "finance"),
+                "ListClusters",
+                "tenancy",
+                true,
+            ),
+            ask(
+                Principal::Service("some-service".into()),
+                "ListClusters",
+                "tenancy",
+                false,
+            ),
         ],
     );
     // A user in no group still matches any-user
     run(
         &w,
-        &[("tenancy", &["Allow any-user to inspect compartments in tenancy"])],
-        vec![ask(w.user("lonely", &[]), "ListCompartments", "tenancy", true)],
+        &[(
+            "tenancy",
+            &["Allow any-user to inspect compartments in tenancy"],
+        )],
+        vec![ask(
+            w.user("lonely", &[]),
+            "ListCompartments",
+            "tenancy",
+            true,
+        )],
     );
     // Dynamic groups never match users
     run(
         &w,
-        &[("tenancy", &["Allow dynamic-group dg-clusters to read repos in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow dynamic-group dg-clusters to read repos in tenancy"],
+        )],
         vec![
             ask(a.clone(), "PullImage", "tenancy", false),
             ask(w.cluster("cluster1", "c1"), "PullImage", "tenancy", true),
@@ -492,10 +568,23 @@ fn subjects() {
     // Dynamic group by id
     run(
         &w,
-        &[("tenancy", &["Allow dynamic-group id {dg-one-cluster} to read repos in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow dynamic-group id {dg-one-cluster} to read repos in tenancy"],
+        )],
         vec![
-            ask(w.cluster("cluster1", "finance"), "PullImage", "tenancy", true),
-            ask(w.cluster("cluster2", "finance"), "PullImage", "tenancy", false),
+            ask(
+                w.cluster("cluster1", "finance"),
+                "PullImage",
+                "tenancy",
+                true,
+            ),
+            ask(
+                w.cluster("cluster2", "finance"),
+                "PullImage",
+                "tenancy",
+                false,
+            ),
         ],
     );
 }
@@ -517,17 +606,35 @@ fn service_subjects_reference_section_5() {
             ask(scanner.clone(), "PullImage", "finance", true),
             ask(scanner.clone(), "GetCompartment", "finance", true),
             ask(scanner.clone(), "PushImage", "finance", false),
-            ask(Principal::Service("other".into()), "PullImage", "finance", false),
+            ask(
+                Principal::Service("other".into()),
+                "PullImage",
+                "finance",
+                false,
+            ),
             ask(w.user("u", &["Auditors"]), "PullImage", "finance", false),
         ],
     );
     // Several services in one statement
     run(
         &w,
-        &[("tenancy", &["allow service objectstorage-us-ashburn-1, blockstorage to use keys in tenancy"])],
+        &[(
+            "tenancy",
+            &["allow service objectstorage-us-ashburn-1, blockstorage to use keys in tenancy"],
+        )],
         vec![
-            ask(Principal::Service("blockstorage".into()), "Encrypt", "tenancy", true),
-            ask(Principal::Service("ObjectStorage-US-Ashburn-1".into()), "Decrypt", "tenancy", true),
+            ask(
+                Principal::Service("blockstorage".into()),
+                "Encrypt",
+                "tenancy",
+                true,
+            ),
+            ask(
+                Principal::Service("ObjectStorage-US-Ashburn-1".into()),
+                "Decrypt",
+                "tenancy",
+                true,
+            ),
         ],
     );
 }
@@ -538,7 +645,10 @@ fn verbs_are_cumulative_and_per_type() {
     let u = w.user("u", &["Auditors"]);
     run(
         &w,
-        &[("tenancy", &["Allow group Auditors to inspect clusters in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow group Auditors to inspect clusters in tenancy"],
+        )],
         vec![
             ask(u.clone(), "ListClusters", "tenancy", true),
             ask(u.clone(), "GetCluster", "tenancy", false),
@@ -547,7 +657,10 @@ fn verbs_are_cumulative_and_per_type() {
     );
     run(
         &w,
-        &[("tenancy", &["Allow group Auditors to read clusters in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow group Auditors to read clusters in tenancy"],
+        )],
         vec![
             ask(u.clone(), "ListClusters", "tenancy", true),
             ask(u.clone(), "GetCluster", "tenancy", true),
@@ -557,7 +670,10 @@ fn verbs_are_cumulative_and_per_type() {
     // `use clusters` gives CreateKubeconfig (CLUSTER_USE) but not AdministerK8s (§2.2)
     run(
         &w,
-        &[("tenancy", &["Allow group Auditors to use clusters in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow group Auditors to use clusters in tenancy"],
+        )],
         vec![
             ask(u.clone(), "CreateKubeconfig", "tenancy", true),
             ask(u.clone(), "AdministerK8s", "tenancy", false),
@@ -566,7 +682,10 @@ fn verbs_are_cumulative_and_per_type() {
     );
     run(
         &w,
-        &[("tenancy", &["Allow group Auditors to manage clusters in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow group Auditors to manage clusters in tenancy"],
+        )],
         vec![
             ask(u.clone(), "AdministerK8s", "tenancy", true),
             ask(u.clone(), "UpdateCluster", "tenancy", true),
@@ -585,7 +704,10 @@ fn verbs_are_cumulative_and_per_type() {
     );
     run(
         &w,
-        &[("tenancy", &["Allow group Auditors to manage repos in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow group Auditors to manage repos in tenancy"],
+        )],
         vec![
             ask(u.clone(), "PushImage", "tenancy", true),
             ask(u.clone(), "REPOSITORY_CREATE", "tenancy", true),
@@ -607,7 +729,10 @@ fn verbs_are_cumulative_and_per_type() {
     // Mixed case verbs and types
     run(
         &w,
-        &[("tenancy", &["ALLOW GROUP Auditors TO READ Secret-Bundles IN TENANCY"])],
+        &[(
+            "tenancy",
+            &["ALLOW GROUP Auditors TO READ Secret-Bundles IN TENANCY"],
+        )],
         vec![ask(u.clone(), "GetSecretBundle", "tenancy", true)],
     );
 }
@@ -619,11 +744,19 @@ fn families_and_all_resources() {
     // §2.1 catch-all: manage cluster-family
     run(
         &w,
-        &[("tenancy", &["Allow group ClusterUsers to manage cluster-family in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow group ClusterUsers to manage cluster-family in tenancy"],
+        )],
         vec![
             ask(u.clone(), "DeleteCluster", "tenancy", true),
             ask(u.clone(), "CLUSTER_NODE_POOL_CREATE", "tenancy", true),
-            ask(u.clone(), "CLUSTER_WORKLOAD_MAPPING_CREATE", "tenancy", true),
+            ask(
+                u.clone(),
+                "CLUSTER_WORKLOAD_MAPPING_CREATE",
+                "tenancy",
+                true,
+            ),
             ask(u.clone(), "PullImage", "tenancy", false),
         ],
     );
@@ -694,7 +827,10 @@ fn families_and_all_resources() {
     let admin = w.user("admin", &["Administrators"]);
     run(
         &w,
-        &[("tenancy", &["Allow group Administrators to manage all-resources in tenancy"])],
+        &[(
+            "tenancy",
+            &["Allow group Administrators to manage all-resources in tenancy"],
+        )],
         vec![
             ask(admin.clone(), "CreateCompartment", "CompartmentC", true),
             ask(admin.clone(), "PushImage", "finance", true),
@@ -713,7 +849,10 @@ fn locations_and_inheritance() {
     // A compartment statement covers it and its descendants, not siblings or parents
     run(
         &w,
-        &[("tenancy", &["Allow group ClusterUsers to use clusters in compartment Project-A"])],
+        &[(
+            "tenancy",
+            &["Allow group ClusterUsers to use clusters in compartment Project-A"],
+        )],
         vec![
             ask(u.clone(), "CreateKubeconfig", "Project-A", true),
             ask(u.clone(), "CreateKubeconfig", "Project-A2", true),
@@ -741,7 +880,10 @@ fn locations_and_inheritance() {
     // A policy attached to a compartment names children relative to it
     run(
         &w,
-        &[("CompartmentA", &["Allow group ClusterUsers to read repos in compartment CompartmentB:CompartmentC"])],
+        &[(
+            "CompartmentA",
+            &["Allow group ClusterUsers to read repos in compartment CompartmentB:CompartmentC"],
+        )],
         vec![
             ask(u.clone(), "PullImage", "CompartmentC", true),
             ask(u.clone(), "PullImage", "CompartmentB", false),
@@ -764,7 +906,10 @@ fn locations_and_inheritance() {
         ],
     );
     // Unknown target compartment: denied
-    let authorizer = w.authorizer(&[("tenancy", &["Allow group ClusterUsers to read clusters in tenancy"])]);
+    let authorizer = w.authorizer(&[(
+        "tenancy",
+        &["Allow group ClusterUsers to read clusters in tenancy"],
+    )]);
     let perms = [Permission::lookup("CLUSTER_READ").unwrap()];
     let decision = authorizer.authorize(&Request::new(&u, &perms, "ocid1.compartment.oc1..gone"));
     assert!(!decision.is_allowed());
@@ -803,12 +948,25 @@ fn reference_section_3_4_registry_examples() {
             ],
         )],
         vec![
-            ask(puller.clone(), "PullImage", "tenancy", true).vars(&[("target.repo.name", "acme-web-app/frontend")]),
-            ask(puller.clone(), "PullImage", "tenancy", false).vars(&[("target.repo.name", "other")]),
-            ask(puller.clone(), "PushImage", "tenancy", false).vars(&[("target.repo.name", "acme-web-app")]),
+            ask(puller.clone(), "PullImage", "tenancy", true)
+                .vars(&[("target.repo.name", "acme-web-app/frontend")]),
+            ask(puller.clone(), "PullImage", "tenancy", false)
+                .vars(&[("target.repo.name", "other")]),
+            ask(puller.clone(), "PushImage", "tenancy", false)
+                .vars(&[("target.repo.name", "acme-web-app")]),
             ask(pusher.clone(), "PushImage", "tenancy", true),
-            ask(pusher.clone(), "REPOSITORY_READ,REPOSITORY_UPDATE,REPOSITORY_CREATE", "finance", true),
-            ask(pusher.clone(), "DeleteContainerRepository", "tenancy", false),
+            ask(
+                pusher.clone(),
+                "REPOSITORY_READ,REPOSITORY_UPDATE,REPOSITORY_CREATE",
+                "finance",
+                true,
+            ),
+            ask(
+                pusher.clone(),
+                "DeleteContainerRepository",
+                "tenancy",
+                false,
+            ),
         ],
     );
 }
@@ -822,18 +980,41 @@ fn reference_section_3_5_variables() {
     };
     run(
         &w,
-        &[("tenancy", &["Allow group Auditors to read keys in tenancy where request.user.mfaTotpVerified='true'"])],
-        vec![ask(Principal::User(mfa.clone()), "GetKey", "tenancy", false)],
+        &[(
+            "tenancy",
+            &[
+                "Allow group Auditors to read keys in tenancy where request.user.mfaTotpVerified='true'",
+            ],
+        )],
+        vec![ask(
+            Principal::User(mfa.clone()),
+            "GetKey",
+            "tenancy",
+            false,
+        )],
     );
     mfa.mfa_verified = true;
     run(
         &w,
-        &[("tenancy", &["Allow group Auditors to read keys in tenancy where request.user.mfaTotpVerified='true'"])],
+        &[(
+            "tenancy",
+            &[
+                "Allow group Auditors to read keys in tenancy where request.user.mfaTotpVerified='true'",
+            ],
+        )],
         vec![ask(Principal::User(mfa.clone()), "GetKey", "tenancy", true)],
     );
     // Workload identity triple (§3.5); objects are not enforced, secrets are
-    let good = w.workload("finance", "financeserviceaccount", "ocid1.cluster.oc1.iad.aaaaaaaaaf______jrd");
-    let wrong_ns = w.workload("dev", "financeserviceaccount", "ocid1.cluster.oc1.iad.aaaaaaaaaf______jrd");
+    let good = w.workload(
+        "finance",
+        "financeserviceaccount",
+        "ocid1.cluster.oc1.iad.aaaaaaaaaf______jrd",
+    );
+    let wrong_ns = w.workload(
+        "dev",
+        "financeserviceaccount",
+        "ocid1.cluster.oc1.iad.aaaaaaaaaf______jrd",
+    );
     run(
         &w,
         &[(
@@ -847,7 +1028,12 @@ fn reference_section_3_5_variables() {
             ask(good.clone(), "GetSecretBundle", "finance", true),
             ask(wrong_ns.clone(), "GetSecretBundle", "finance", false),
             // A user has no request.principal.namespace: declined
-            ask(w.user("u", &["Auditors"]), "GetSecretBundle", "finance", false),
+            ask(
+                w.user("u", &["Auditors"]),
+                "GetSecretBundle",
+                "finance",
+                false,
+            ),
         ],
     );
     // request.groups.id is a list; request.user.name; request.region; target.compartment.name
@@ -866,7 +1052,12 @@ fn reference_section_3_5_variables() {
         vec![
             ask(u.clone(), "GetCluster", "tenancy", true),
             ask(w.user("bob", &["Auditors"]), "GetCluster", "tenancy", false),
-            ask(w.user("bob", &["Auditors"]), "ListClusters", "tenancy", true),
+            ask(
+                w.user("bob", &["Auditors"]),
+                "ListClusters",
+                "tenancy",
+                true,
+            ),
             // `read clusters` (granted through GroupA) includes inspect.
             ask(u.clone(), "ListClusters", "tenancy", true),
             ask(u.clone(), "GetVault", "tenancy", true),
@@ -924,29 +1115,40 @@ fn reference_section_4_and_6_cluster_principals() {
         &w,
         &[(
             "tenancy",
-            &["Allow any-user to use keys in compartment c1 where ALL {request.principal.type = 'cluster', target.key.id = '{key1}'}"],
+            &[
+                "Allow any-user to use keys in compartment c1 where ALL {request.principal.type = 'cluster', target.key.id = '{key1}'}",
+            ],
         )],
         vec![
             ask(in_c1.clone(), "Encrypt", "c1", true).vars(&[("target.key.id", "{key1}")]),
             ask(in_c1.clone(), "Encrypt", "c1", false).vars(&[("target.key.id", "{key2}")]),
-            ask(w.user("u", &["KeyUsers"]), "Encrypt", "c1", false).vars(&[("target.key.id", "{key1}")]),
+            ask(w.user("u", &["KeyUsers"]), "Encrypt", "c1", false)
+                .vars(&[("target.key.id", "{key1}")]),
         ],
     );
     run(
         &w,
         &[(
             "tenancy",
-            &["Allow any-user to use keys in compartment c1 where ALL {request.principal.type = 'cluster', target.key.id = '{key1}', request.principal.id = '{cluster1}'}"],
+            &[
+                "Allow any-user to use keys in compartment c1 where ALL {request.principal.type = 'cluster', target.key.id = '{key1}', request.principal.id = '{cluster1}'}",
+            ],
         )],
         vec![
             ask(in_c1.clone(), "Decrypt", "c1", true).vars(&[("target.key.id", "{key1}")]),
-            ask(w.cluster("cluster2", "c1"), "Decrypt", "c1", false).vars(&[("target.key.id", "{key1}")]),
+            ask(w.cluster("cluster2", "c1"), "Decrypt", "c1", false)
+                .vars(&[("target.key.id", "{key1}")]),
         ],
     );
     // §4.1 option B: dynamic group of clusters in a compartment
     run(
         &w,
-        &[("tenancy", &["Allow dynamic-group dg-clusters to use keys in compartment c1 where target.key.id = '{key1}'"])],
+        &[(
+            "tenancy",
+            &[
+                "Allow dynamic-group dg-clusters to use keys in compartment c1 where target.key.id = '{key1}'",
+            ],
+        )],
         vec![
             ask(in_c1.clone(), "Encrypt", "c1", true).vars(&[("target.key.id", "{key1}")]),
             ask(other.clone(), "Encrypt", "c1", false).vars(&[("target.key.id", "{key1}")]),
@@ -963,10 +1165,26 @@ fn reference_section_4_and_6_cluster_principals() {
             ],
         )],
         vec![
-            ask(w.instance("finance"), "GetSecretBundle", "c1", true).vars(&[("target.vault.id", "{vault1}")]),
-            ask(w.instance("c1"), "GetSecretBundle", "c1", false).vars(&[("target.vault.id", "{vault1}")]),
-            ask(w.workload("team", "oci-secrets-store-csi-driver-provider-sa", "ocid1.cluster.oc1.iad.aaaaclusterone"), "GetSecretBundle", "finance", true),
-            ask(w.workload("team", "default", "ocid1.cluster.oc1.iad.aaaaclusterone"), "GetSecretBundle", "finance", false),
+            ask(w.instance("finance"), "GetSecretBundle", "c1", true)
+                .vars(&[("target.vault.id", "{vault1}")]),
+            ask(w.instance("c1"), "GetSecretBundle", "c1", false)
+                .vars(&[("target.vault.id", "{vault1}")]),
+            ask(
+                w.workload(
+                    "team",
+                    "oci-secrets-store-csi-driver-provider-sa",
+                    "ocid1.cluster.oc1.iad.aaaaclusterone",
+                ),
+                "GetSecretBundle",
+                "finance",
+                true,
+            ),
+            ask(
+                w.workload("team", "default", "ocid1.cluster.oc1.iad.aaaaclusterone"),
+                "GetSecretBundle",
+                "finance",
+                false,
+            ),
         ],
     );
     // §6.2 image verification: the cluster authenticates as itself (request.user.id);
@@ -984,7 +1202,12 @@ fn reference_section_4_and_6_cluster_principals() {
             ask(in_c1.clone(), "Verify", "finance", true),
             ask(in_c1.clone(), "PullImage", "finance", true),
             ask(other.clone(), "PullImage", "finance", false),
-            ask(Principal::Service("svc".into()), "PullImage", "finance", false),
+            ask(
+                Principal::Service("svc".into()),
+                "PullImage",
+                "finance",
+                false,
+            ),
         ],
     );
 }
@@ -1009,7 +1232,11 @@ fn cross_tenancy_statements_parse_and_have_no_effect() {
     assert_eq!(authorizer.statement_count(), 0);
     let u = w.user("u", &["KeyUsers"]);
     let perms = [Permission::lookup("KEY_ENCRYPT").unwrap()];
-    assert!(!authorizer.authorize(&Request::new(&u, &perms, TENANCY)).is_allowed());
+    assert!(
+        !authorizer
+            .authorize(&Request::new(&u, &perms, TENANCY))
+            .is_allowed()
+    );
 }
 
 #[test]
@@ -1038,7 +1265,11 @@ fn bindings_follow_ocids_not_names() {
         mfa_verified: false,
     });
     let perms = [Permission::lookup("REPOSITORY_READ").unwrap()];
-    assert!(!authorizer.authorize(&Request::new(&member, &perms, TENANCY)).is_allowed());
+    assert!(
+        !authorizer
+            .authorize(&Request::new(&member, &perms, TENANCY))
+            .is_allowed()
+    );
     // A renamed compartment keeps its policies: the binding holds the OCID.
     let mut dir = Directory::new(TENANCY, "acme");
     dir.add_group("ocid1.group.oc1..aaaanew", "Ops");
@@ -1060,7 +1291,11 @@ fn bindings_follow_ocids_not_names() {
     );
     assert!(
         authorizer
-            .authorize(&Request::new(&member, &perms, "ocid1.compartment.oc1..aaaadev"))
+            .authorize(&Request::new(
+                &member,
+                &perms,
+                "ocid1.compartment.oc1..aaaadev"
+            ))
             .is_allowed()
     );
 }
@@ -1069,23 +1304,55 @@ fn bindings_follow_ocids_not_names() {
 fn binding_errors() {
     let w = World::new();
     let cases: &[(&str, &str, &str)] = &[
-        ("tenancy", "Allow group Nobody to read repos in tenancy", "group `Nobody` does not exist"),
-        ("tenancy", "Allow dynamic-group nope to read repos in tenancy", "dynamic group `nope` does not exist"),
-        ("tenancy", "Allow group 'Other'/'XYZ' to read repos in tenancy", "identity domain `Other`"),
-        ("tenancy", "Allow group id ocid1.group.oc1..aaaamissing to read repos in tenancy", "does not exist"),
-        ("tenancy", "Allow group XYZ to read repos in compartment Nowhere", "compartment `Nowhere` does not exist"),
-        ("tenancy", "Allow group XYZ to read repos in compartment Project-A:Nope", "`Project-A:Nope`"),
-        ("Project-A", "Allow group XYZ to read repos in tenancy", "only allowed in policies attached to the root"),
-        ("Project-A", "Allow group XYZ to read repos in compartment id {Project-B}", "outside the compartment"),
-        ("Project-A", "Allow group XYZ to read repos in compartment Project-B", "does not exist"),
+        (
+            "tenancy",
+            "Allow group Nobody to read repos in tenancy",
+            "group `Nobody` does not exist",
+        ),
+        (
+            "tenancy",
+            "Allow dynamic-group nope to read repos in tenancy",
+            "dynamic group `nope` does not exist",
+        ),
+        (
+            "tenancy",
+            "Allow group 'Other'/'XYZ' to read repos in tenancy",
+            "identity domain `Other`",
+        ),
+        (
+            "tenancy",
+            "Allow group id ocid1.group.oc1..aaaamissing to read repos in tenancy",
+            "does not exist",
+        ),
+        (
+            "tenancy",
+            "Allow group XYZ to read repos in compartment Nowhere",
+            "compartment `Nowhere` does not exist",
+        ),
+        (
+            "tenancy",
+            "Allow group XYZ to read repos in compartment Project-A:Nope",
+            "`Project-A:Nope`",
+        ),
+        (
+            "Project-A",
+            "Allow group XYZ to read repos in tenancy",
+            "only allowed in policies attached to the root",
+        ),
+        (
+            "Project-A",
+            "Allow group XYZ to read repos in compartment id {Project-B}",
+            "outside the compartment",
+        ),
+        (
+            "Project-A",
+            "Allow group XYZ to read repos in compartment Project-B",
+            "does not exist",
+        ),
     ];
     for (attached, statement, message) in cases {
-        let err = validate_policy(
-            &w.directory,
-            &[w.expand(statement)],
-            &w.ids[attached],
-        )
-        .unwrap_err();
+        let err =
+            validate_policy(&w.directory, &[w.expand(statement)], &w.ids[attached]).unwrap_err();
         assert!(err.to_string().contains(message), "{statement}: {err}");
         assert!(err.to_string().starts_with("statement 1: "), "{err}");
     }
@@ -1124,33 +1391,143 @@ fn explain_reports_grants_and_near_misses() {
 #[test]
 fn malformed_statements_name_their_position() {
     let cases: &[(&str, usize, usize, &str)] = &[
-        ("Permit group A to read repos in tenancy", 1, 1, "`Allow`, `Define`, `Endorse` or `Admit`"),
+        (
+            "Permit group A to read repos in tenancy",
+            1,
+            1,
+            "`Allow`, `Define`, `Endorse` or `Admit`",
+        ),
         ("Allow to manage repos in tenancy", 1, 7, "a subject"),
         ("Allow group A manage repos in tenancy", 1, 15, "`to`"),
         ("Allow group A to destroy repos in tenancy", 1, 18, "a verb"),
-        ("Allow group A to manage spaceships in tenancy", 1, 25, "a resource type"),
+        (
+            "Allow group A to manage spaceships in tenancy",
+            1,
+            25,
+            "a resource type",
+        ),
         ("Allow group A to manage repos", 1, 30, "`in`"),
-        ("Allow group A to manage repos in galaxy", 1, 34, "`tenancy` or `compartment`"),
-        ("Allow group A to manage repos in compartment", 1, 45, "a compartment name"),
-        ("Allow group A to manage repos in compartment id ocid1.bad", 1, 49, "an OCID"),
-        ("Allow group id not-an-ocid to manage repos in tenancy", 1, 16, "an OCID"),
-        ("Allow group A to manage repos in tenancy extra", 1, 42, "`where` or the end"),
-        ("Allow group A to manage repos in tenancy where", 1, 47, "a condition"),
-        ("Allow group A to manage repos in tenancy where target.repo.name =", 1, 66, "a value"),
-        ("Allow group A to manage repos in tenancy where target.repo.name ~ 'a'", 1, 65, "an operator"),
-        ("Allow group A to manage repos in tenancy where target.repo.name = 'open", 1, 67, "a closing `'`"),
-        ("Allow group A to manage repos in tenancy where target.repo.name = /open*", 1, 67, "a closing `/`"),
-        ("Allow group A to manage repos in tenancy where all {target.repo.name = 'a'", 1, 75, "`,` or `}`"),
-        ("Allow group A to manage repos in tenancy where user.name = 'a'", 1, 48, "a condition"),
-        ("Allow group A to manage repos in tenancy where request.utc-timestamp before 'someday'", 1, 77, "an ISO 8601 UTC time"),
-        ("Allow group A to manage repos in tenancy where target.repo.name before '2022-01-01'", 1, 65, "`before`/`after` only with"),
-        ("Allow group A\nto manage repos\nin tenency", 3, 4, "`tenancy` or `compartment`"),
-        ("Allow group 'A'/ to manage repos in tenancy", 1, 18, "a group name after the identity domain"),
-        ("Allow group '' to manage repos in tenancy", 1, 13, "a group name"),
-        ("Define tenancy Other ocid1.tenancy.oc1..aaaa", 1, 22, "`as`"),
-        ("Endorse group A to use keys in somewhere", 1, 32, "`tenancy <alias>` or `any-tenancy`"),
+        (
+            "Allow group A to manage repos in galaxy",
+            1,
+            34,
+            "`tenancy` or `compartment`",
+        ),
+        (
+            "Allow group A to manage repos in compartment",
+            1,
+            45,
+            "a compartment name",
+        ),
+        (
+            "Allow group A to manage repos in compartment id ocid1.bad",
+            1,
+            49,
+            "an OCID",
+        ),
+        (
+            "Allow group id not-an-ocid to manage repos in tenancy",
+            1,
+            16,
+            "an OCID",
+        ),
+        (
+            "Allow group A to manage repos in tenancy extra",
+            1,
+            42,
+            "`where` or the end",
+        ),
+        (
+            "Allow group A to manage repos in tenancy where",
+            1,
+            47,
+            "a condition",
+        ),
+        (
+            "Allow group A to manage repos in tenancy where target.repo.name =",
+            1,
+            66,
+            "a value",
+        ),
+        (
+            "Allow group A to manage repos in tenancy where target.repo.name ~ 'a'",
+            1,
+            65,
+            "an operator",
+        ),
+        (
+            "Allow group A to manage repos in tenancy where target.repo.name = 'open",
+            1,
+            67,
+            "a closing `'`",
+        ),
+        (
+            "Allow group A to manage repos in tenancy where target.repo.name = /open*",
+            1,
+            67,
+            "a closing `/`",
+        ),
+        (
+            "Allow group A to manage repos in tenancy where all {target.repo.name = 'a'",
+            1,
+            75,
+            "`,` or `}`",
+        ),
+        (
+            "Allow group A to manage repos in tenancy where user.name = 'a'",
+            1,
+            48,
+            "a condition",
+        ),
+        (
+            "Allow group A to manage repos in tenancy where request.utc-timestamp before 'someday'",
+            1,
+            77,
+            "an ISO 8601 UTC time",
+        ),
+        (
+            "Allow group A to manage repos in tenancy where target.repo.name before '2022-01-01'",
+            1,
+            65,
+            "`before`/`after` only with",
+        ),
+        (
+            "Allow group A\nto manage repos\nin tenency",
+            3,
+            4,
+            "`tenancy` or `compartment`",
+        ),
+        (
+            "Allow group 'A'/ to manage repos in tenancy",
+            1,
+            18,
+            "a group name after the identity domain",
+        ),
+        (
+            "Allow group '' to manage repos in tenancy",
+            1,
+            13,
+            "a group name",
+        ),
+        (
+            "Define tenancy Other ocid1.tenancy.oc1..aaaa",
+            1,
+            22,
+            "`as`",
+        ),
+        (
+            "Endorse group A to use keys in somewhere",
+            1,
+            32,
+            "`tenancy <alias>` or `any-tenancy`",
+        ),
         ("Admit group A to use keys in tenancy", 1, 15, "`of`"),
-        ("Allow group A to manage repos in tenancy where any {}", 1, 53, "a condition"),
+        (
+            "Allow group A to manage repos in tenancy where any {}",
+            1,
+            53,
+            "a condition",
+        ),
         ("", 1, 1, "`Allow`"),
     ];
     assert!(cases.len() >= 15);
@@ -1162,7 +1539,10 @@ fn malformed_statements_name_their_position() {
             "{text}: {err}"
         );
         assert!(err.expected().contains(expected), "{text}: {err}");
-        assert!(err.to_string().starts_with(&format!("line {line}, column {column}: expected")));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("line {line}, column {column}: expected"))
+        );
     }
     // Nesting deeper than the limit is an error, not a stack overflow.
     let deep = format!(
@@ -1170,7 +1550,12 @@ fn malformed_statements_name_their_position() {
         "all {".repeat(40),
         "}".repeat(40)
     );
-    assert!(parse_statement(&deep).unwrap_err().expected().contains("levels of nested"));
+    assert!(
+        parse_statement(&deep)
+            .unwrap_err()
+            .expected()
+            .contains("levels of nested")
+    );
 }
 
 #[test]
@@ -1182,12 +1567,23 @@ fn statement_count_meets_the_bar() {
         .split("fn malformed_statements_name_their_position")
         .next()
         .unwrap();
-    let mut statements: Vec<&str> = ["\"Allow ", "\"allow ", "\"ALLOW ", "\"Define ", "\"Endorse ", "\"Admit "]
-        .iter()
-        .flat_map(|prefix| valid.match_indices(prefix).map(|(i, _)| &valid[i..]))
-        .map(|rest| &rest[..rest[1..].find('"').unwrap() + 1])
-        .collect();
+    let mut statements: Vec<&str> = [
+        "\"Allow ",
+        "\"allow ",
+        "\"ALLOW ",
+        "\"Define ",
+        "\"Endorse ",
+        "\"Admit ",
+    ]
+    .iter()
+    .flat_map(|prefix| valid.match_indices(prefix).map(|(i, _)| &valid[i..]))
+    .map(|rest| &rest[..rest[1..].find('"').unwrap() + 1])
+    .collect();
     statements.sort_unstable();
     statements.dedup();
-    assert!(statements.len() >= 60, "only {} statements", statements.len());
+    assert!(
+        statements.len() >= 60,
+        "only {} statements",
+        statements.len()
+    );
 }

@@ -65,7 +65,8 @@ fn subject() -> impl Strategy<Value = Subject> {
 fn location() -> impl Strategy<Value = Location> {
     prop_oneof![
         Just(Location::Tenancy),
-        "[a-z0-9]{4,12}".prop_map(|u| Location::CompartmentId(format!("ocid1.compartment.oc1..{u}"))),
+        "[a-z0-9]{4,12}"
+            .prop_map(|u| Location::CompartmentId(format!("ocid1.compartment.oc1..{u}"))),
         prop::collection::vec(name(), 1..4).prop_map(Location::CompartmentPath),
     ]
 }

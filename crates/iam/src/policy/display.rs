@@ -121,7 +121,10 @@ impl Display for GroupRef {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             GroupRef::Id(ocid) => write!(f, "id {ocid}"),
-            GroupRef::Name { domain, name: group } => {
+            GroupRef::Name {
+                domain,
+                name: group,
+            } => {
                 if let Some(domain) = domain {
                     name(f, domain)?;
                     f.write_char('/')?;

@@ -76,9 +76,9 @@ pub(crate) enum VariableRoots {
 pub fn parse_statement(text: &str) -> Result<Statement, PolicySyntaxError> {
     let mut parser = Parser::new(text);
     if text.len() > MAX_STATEMENT_BYTES {
-        return Err(parser.error_here(
-            format!("a statement of at most {MAX_STATEMENT_BYTES} bytes"),
-        ));
+        return Err(parser.error_here(format!(
+            "a statement of at most {MAX_STATEMENT_BYTES} bytes"
+        )));
     }
     let statement = parser.statement()?;
     parser.end()?;
@@ -547,9 +547,9 @@ impl<'a> Parser<'a> {
         depth: usize,
     ) -> Result<Condition, PolicySyntaxError> {
         if depth > MAX_DEPTH {
-            return Err(self.error_here(format!(
-                "at most {MAX_DEPTH} levels of nested `any`/`all`"
-            )));
+            return Err(
+                self.error_here(format!("at most {MAX_DEPTH} levels of nested `any`/`all`"))
+            );
         }
         let word = self.peek_word();
         let is_any = word.eq_ignore_ascii_case("any");
@@ -639,7 +639,9 @@ impl<'a> Parser<'a> {
                 operator: Operator::Present,
             });
         } else {
-            return Err(self.error_here("an operator (`=`, `!=`, `before`, `after`, `in` or `between`)"));
+            return Err(
+                self.error_here("an operator (`=`, `!=`, `before`, `after`, `in` or `between`)")
+            );
         };
         check_operator(&variable, &operator).map_err(|problem| match problem {
             OperatorProblem::Operator(expected) => {
@@ -736,8 +738,9 @@ fn time_literal(value: &Value) -> Result<jiff::Timestamp, String> {
 
 fn time_of_day_literal(value: &Value) -> Result<u32, String> {
     match value {
-        Value::Literal(text) => parse_time_of_day(text)
-            .ok_or_else(|| "a time of day such as `'01:00:00Z'`".to_owned()),
+        Value::Literal(text) => {
+            parse_time_of_day(text).ok_or_else(|| "a time of day such as `'01:00:00Z'`".to_owned())
+        }
         Value::Pattern(_) => Err("a time of day, not a pattern".to_owned()),
     }
 }
@@ -751,7 +754,10 @@ pub(crate) fn parse_time(text: &str) -> Option<jiff::Timestamp> {
     let upper = text.to_ascii_uppercase();
     let trimmed = upper.strip_suffix('Z').unwrap_or(&upper);
     if let Ok(dt) = trimmed.parse::<jiff::civil::DateTime>() {
-        return dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp());
+        return dt
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp());
     }
     if let Ok(date) = trimmed.parse::<jiff::civil::Date>() {
         return date
