@@ -139,3 +139,7 @@ fn failed(message: &str) -> ! {
         panic!("{message}")
     }
 }
+
+mod server;
+
+pub use server::{ApiClient, ApiReply, OciCli, Server, ServerOptions, find_oci};

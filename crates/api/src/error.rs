@@ -1,0 +1,112 @@
+//! The one place errors become responses: OCI's `{"code","message"}` with OCI's status codes.
+//!
+//! Every handler, extractor and fallback returns [`ApiError`]; nothing else in the server
+//! writes an error body. Internal details are logged, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use portcullis_auth::SignatureError;
+use portcullis_identity::IdentityError;
+use portcullis_store::StoreError;
+use serde::Serialize;
+
+/// A request that cannot be served, in OCI's error vocabulary
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// From the identity service
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The request is not signed, or not signed correctly (401 `NotAuthenticated`)
+    #[error("{0}")]
+    NotAuthenticated(String),
+    /// The body is not JSON (400 `CannotParseRequest`)
+    #[error("{0}")]
+    CannotParseRequest(String),
+    /// A parameter is wrong (400 `InvalidParameter`)
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The body is larger than the API accepts (400, as the API contract states)
+    #[error("the request body exceeds the {0}-byte limit")]
+    BodyTooLarge(usize),
+    /// No such route (404 `NotAuthorizedOrNotFound`)
+    #[error("Authorization failed or requested resource not found.")]
+    NoRoute,
+    /// The route exists but not with this method (405 `MethodNotAllowed`)
+    #[error("the method is not allowed on this resource")]
+    MethodNotAllowed,
+    /// Something broke inside (500 `InternalServerError`)
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(error: SignatureError) -> Self {
+        let message = match error {
+            // Do not tell an attacker whether the key exists or the signature is wrong.
+            SignatureError::UnknownKey | SignatureError::Invalid => {
+                "The required information to complete authentication was not provided or was incorrect.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        ApiError::NotAuthenticated(message)
+    }
+}
+
+/// OCI's error body
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    /// The HTTP status and OCI `code`
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Identity(e) => match e {
+                IdentityError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "InvalidParameter"),
+                IdentityError::MissingParameter(_) => (StatusCode::BAD_REQUEST, "MissingParameter"),
+                IdentityError::LimitExceeded(_) => (StatusCode::BAD_REQUEST, "LimitExceeded"),
+                IdentityError::NotAuthorizedOrNotFound => {
+                    (StatusCode::NOT_FOUND, "NotAuthorizedOrNotFound")
+                }
+                IdentityError::AlreadyExists(_) => {
+                    (StatusCode::CONFLICT, "NotAuthorizedOrResourceAlreadyExists")
+                }
+                IdentityError::IncorrectState(_) => (StatusCode::CONFLICT, "IncorrectState"),
+                IdentityError::Conflict => (StatusCode::CONFLICT, "Conflict"),
+                IdentityError::EtagMismatch => (StatusCode::PRECONDITION_FAILED, "NoEtagMatch"),
+                IdentityError::Store(StoreError::Unavailable(_)) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+                }
+                IdentityError::Store(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError")
+                }
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
+            },
+            ApiError::NotAuthenticated(_) => (StatusCode::UNAUTHORIZED, "NotAuthenticated"),
+            ApiError::CannotParseRequest(_) => (StatusCode::BAD_REQUEST, "CannotParseRequest"),
+            ApiError::InvalidParameter(_) | ApiError::BodyTooLarge(_) => {
+                (StatusCode::BAD_REQUEST, "InvalidParameter")
+            }
+            ApiError::NoRoute => (StatusCode::NOT_FOUND, "NotAuthorizedOrNotFound"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+            "An internal error occurred; the server log has the details.".to_owned()
+        } else {
+            self.to_string()
+        };
+        (status, Json(ErrorBody { code, message })).into_response()
+    }
+}

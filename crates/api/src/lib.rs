@@ -1,0 +1,84 @@
+//! The Portcullis HTTPS server: TLS, authentication, routing, and the error mapping.
+//!
+//! A request travels: TLS (rustls) → hyper → the request-id layer → the route's extractor,
+//! which verifies the OCI signature and resolves the caller → the handler, which calls a
+//! domain service (that authorizes through the one gate) → the store. Every failure on the
+//! way becomes an OCI error body in [`error`].
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use portcullis_identity::IdentityService;
+
+pub mod error;
+mod identity;
+pub mod request;
+pub mod server;
+pub mod tls;
+
+pub use error::ApiError;
+
+/// What every handler can reach
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The identity service and authorization gate
+    pub identity: Arc<IdentityService>,
+}
+
+static OPC_REQUEST_ID: HeaderName = HeaderName::from_static("opc-request-id");
+
+/// Echoes the client's `opc-request-id` (or mints one) on every response, errors included
+async fn request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&OPC_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let bytes: [u8; 16] = rand::random();
+            bytes.iter().map(|b| format!("{b:02X}")).collect()
+        });
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    tracing::info!(request_id = %id, %method, %path, status = response.status().as_u16(), "request");
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(OPC_REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+async fn no_route() -> ApiError {
+    ApiError::NoRoute
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+async fn health() -> Response {
+    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal("a handler panicked".into()).into_response()
+}
+
+/// The whole HTTP application
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(identity::routes())
+        .route("/healthz", axum::routing::get(health))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .layer(axum::middleware::from_fn(request_id))
+}

@@ -1,0 +1,7 @@
+//! The command-line client, shaped like `oci`: same command names, option names, config file
+//! and output.
+
+pub(crate) mod client;
+pub(crate) mod config;
+pub(crate) mod iam;
+pub(crate) mod output;
