@@ -291,7 +291,7 @@ impl ApiClient {
         }
     }
 
-    /// Sends a signed request with a raw body
+    /// Sends a signed request with a raw body; panics if the server cannot be reached
     pub async fn send_raw(
         &self,
         method: &str,
@@ -299,6 +299,23 @@ impl ApiClient {
         body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> ApiReply {
+        match self
+            .try_send_raw(method, path_and_query, body, headers)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) => failed(&format!("request failed: {e}")),
+        }
+    }
+
+    /// Sends a signed request with a raw body; `Err` when the server cannot be reached
+    pub async fn try_send_raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Result<ApiReply, String> {
         let url = format!("{}{}", self.endpoint, path_and_query);
         let host = self
             .endpoint
@@ -334,10 +351,7 @@ impl ApiClient {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| failed(&format!("request failed: {e}")));
+        let response = request.send().await.map_err(|e| format!("{e:?}"))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -346,11 +360,11 @@ impl ApiClient {
             .collect();
         let bytes = response.bytes().await.unwrap_or_default();
         let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        ApiReply {
+        Ok(ApiReply {
             status,
             headers,
             body,
-        }
+        })
     }
 
     /// Sends a signed JSON request

@@ -46,6 +46,8 @@ pub(crate) struct Reply {
     pub(crate) next_page: Option<String>,
     /// `opc-request-id`
     pub(crate) request_id: Option<String>,
+    /// `opc-work-request-id`, for asynchronous operations
+    pub(crate) work_request_id: Option<String>,
     /// The JSON body (`Null` when there is none)
     pub(crate) body: Value,
 }
@@ -170,10 +172,11 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let (etag, next_page, request_id) = (
+        let (etag, next_page, request_id, work_request_id) = (
             header("etag"),
             header("opc-next-page"),
             header("opc-request-id"),
+            header("opc-work-request-id"),
         );
         let status = response.status().as_u16();
         let text = response.text().await.context("reading the response")?;
@@ -187,6 +190,7 @@ impl Client {
             etag,
             next_page,
             request_id,
+            work_request_id,
             body,
         })
     }

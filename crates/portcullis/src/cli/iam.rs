@@ -662,7 +662,11 @@ fn finish(reply: Reply) -> i32 {
         return output::print_error(&reply);
     }
     if reply.body.is_null() {
-        // Deletes answer with no body; oci prints nothing either.
+        // Deletes answer with no body; oci prints nothing either, except the work request
+        // of an asynchronous one.
+        if let Some(id) = reply.work_request_id {
+            output::print_json(&json!({ "opc-work-request-id": id }));
+        }
         return 0;
     }
     output::print_data(

@@ -1,0 +1,47 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::path::Path;
+
+use portcullis_testing::{ApiClient, Server, ServerOptions};
+
+/// The binary under test
+pub(crate) fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_portcullis"))
+}
+
+/// A server on the embedded store
+pub(crate) fn server() -> Server {
+    Server::start(binary(), ServerOptions::default())
+}
+
+/// A server on a shared etcd, under its own prefix
+pub(crate) fn etcd_server(test: &str) -> Server {
+    let etcd = portcullis_testing::Etcd::shared();
+    Server::start(
+        binary(),
+        ServerOptions {
+            etcd: Some((
+                etcd.endpoint().to_owned(),
+                format!("/{}", portcullis_testing::unique_prefix(test)),
+            )),
+            args: Vec::new(),
+        },
+    )
+}
+
+/// Creates a group and returns its OCID
+pub(crate) async fn create_group(admin: &ApiClient, tenancy: &str, name: &str) -> String {
+    let reply = admin
+        .send(
+            "POST",
+            "/20160918/groups",
+            Some(
+                serde_json::json!({"compartmentId": tenancy, "name": name, "description": "test"}),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.field("id")
+}
