@@ -188,10 +188,7 @@ fn portcullis_cli_mirrors_oci_iam() {
         "--matching-rule",
         &format!("ALL {{resource.type = 'cluster', resource.compartment.id = '{compartment}'}}"),
     ]);
-    assert_eq!(
-        dg["data"]["matching-rule"].as_str().unwrap().len() > 10,
-        true
-    );
+    assert!(dg["data"]["matching-rule"].as_str().unwrap().contains("resource.type"));
 
     // The simulator: a user, then a resource principal, with candidate statements
     let sim = cli.json(&[
