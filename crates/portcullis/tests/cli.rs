@@ -188,7 +188,12 @@ fn portcullis_cli_mirrors_oci_iam() {
         "--matching-rule",
         &format!("ALL {{resource.type = 'cluster', resource.compartment.id = '{compartment}'}}"),
     ]);
-    assert!(dg["data"]["matching-rule"].as_str().unwrap().contains("resource.type"));
+    assert!(
+        dg["data"]["matching-rule"]
+            .as_str()
+            .unwrap()
+            .contains("resource.type")
+    );
 
     // The simulator: a user, then a resource principal, with candidate statements
     let sim = cli.json(&[
