@@ -226,14 +226,16 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(ca) = &tls_files.ca_bundle {
         println!("  CA bundle:  {}", ca.display());
     }
+    // `REQUESTS_CA_BUNDLE` rather than `--cert-bundle`: when the environment already sets the
+    // variable, as many images do, it overrides the flag inside the CLI's HTTP library.
     println!(
-        "Try: oci --config-file {} --endpoint {endpoint}{} iam compartment list --all",
-        config_file.display(),
+        "Try: {}oci --config-file {} --endpoint {endpoint} iam compartment list --all",
         tls_files
             .ca_bundle
             .as_ref()
-            .map(|c| format!(" --cert-bundle {}", c.display()))
-            .unwrap_or_default()
+            .map(|c| format!("REQUESTS_CA_BUNDLE={} ", c.display()))
+            .unwrap_or_default(),
+        config_file.display(),
     );
     if let Some(ready) = &args.ready_file {
         std::fs::write(ready, &endpoint).with_context(|| format!("writing {}", ready.display()))?;

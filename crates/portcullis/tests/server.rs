@@ -554,3 +554,159 @@ async fn compartments_nest_and_policies_inherit() {
     );
     assert_eq!(dave_client.send("GET", &list_in_c, None).await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_sharing_etcd_follow_each_others_policy_changes() {
+    // Two servers on one etcd prefix: a policy written through one is enforced by the other
+    // once the change feed delivers it.
+    let etcd = portcullis_testing::Etcd::shared();
+    let prefix = format!("/{}", portcullis_testing::unique_prefix("shared"));
+    let options = portcullis_testing::ServerOptions {
+        etcd: Some((etcd.endpoint().to_owned(), prefix)),
+        args: Vec::new(),
+    };
+    let first = portcullis_testing::Server::start(common::binary(), options.clone());
+    let second = portcullis_testing::Server::start(common::binary(), options);
+    assert!(second.log_text().contains("bootstrapped elsewhere"));
+    let tenancy = first.tenancy();
+    let admin = first.admin();
+    let user = admin
+        .send(
+            "POST",
+            "/20160918/users",
+            Some(json!({"compartmentId": tenancy, "name": "frank", "description": "f"})),
+        )
+        .await
+        .field("id");
+    let group = common::create_group(&admin, &tenancy, "readers").await;
+    admin
+        .send(
+            "POST",
+            "/20160918/userGroupMemberships",
+            Some(json!({"userId": user, "groupId": group})),
+        )
+        .await;
+    let key = portcullis_auth::ApiPrivateKey::generate().unwrap();
+    let public = key.public_key().unwrap();
+    admin
+        .send(
+            "POST",
+            &format!("/20160918/users/{user}/apiKeys"),
+            Some(json!({"key": public.to_pem()})),
+        )
+        .await;
+    let frank_on_second = ApiClient::new(
+        second.endpoint(),
+        &second.ca_bundle(),
+        &tenancy,
+        &user,
+        &public.fingerprint(),
+        key.to_pkcs8_pem(),
+    );
+    let list = format!("/20160918/groups?compartmentId={tenancy}");
+    assert_eq!(frank_on_second.send("GET", &list, None).await.status, 404);
+    let policy = admin
+        .send(
+            "POST",
+            "/20160918/policies",
+            Some(
+                json!({"compartmentId": tenancy, "name": "readers", "description": "d",
+                        "statements": ["Allow group readers to inspect groups in tenancy"]}),
+            ),
+        )
+        .await;
+    assert_eq!(policy.status, 200);
+    let started = std::time::Instant::now();
+    loop {
+        let status = frank_on_second.send("GET", &list, None).await.status;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the second server never saw the policy (last status {status})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_an_operator_supplied_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=portcullis-test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let server = portcullis_testing::Server::start(
+        common::binary(),
+        portcullis_testing::ServerOptions {
+            etcd: None,
+            args: vec![
+                "--tls-cert".into(),
+                cert.display().to_string(),
+                "--tls-key".into(),
+                key.display().to_string(),
+            ],
+        },
+    );
+    assert!(
+        !server.ca_bundle().exists(),
+        "no CA is generated when a certificate is given"
+    );
+    let pem = std::fs::read(&cert).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem).unwrap())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let health = client
+        .get(format!("{}/healthz", server.endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    // The admin signs with the bootstrap key, trusting the operator's certificate.
+    let admin = ApiClient::new(
+        server.endpoint(),
+        &cert,
+        &server.tenancy(),
+        &server.config_value("user"),
+        &server.config_value("fingerprint"),
+        &std::fs::read_to_string(server.config_value("key_file")).unwrap(),
+    );
+    let me = server.config_value("user");
+    assert_eq!(
+        admin
+            .send("GET", &format!("/20160918/users/{me}"), None)
+            .await
+            .status,
+        200
+    );
+}
