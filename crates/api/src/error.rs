@@ -110,3 +110,36 @@ impl IntoResponse for ApiError {
         (status, Json(ErrorBody { code, message })).into_response()
     }
 }
+
+/// A Kubernetes `Status` response (the cluster endpoints' error shape)
+pub fn kube_error(error: &portcullis_kube::KubeError) -> Response {
+    let status = StatusCode::from_u16(error.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_server_error() {
+        tracing::error!(error = %error, "kubernetes request failed");
+    }
+    let mut body = error.to_status();
+    if status.is_server_error()
+        && let Some(map) = body.as_object_mut()
+    {
+        // Internal details stay in the log.
+        map.insert(
+            "message".into(),
+            serde_json::Value::String(
+                "Internal error occurred; the server log has the details".into(),
+            ),
+        );
+    }
+    (status, Json(body)).into_response()
+}
+
+/// A `Status` response built from parts (webhooks answering before an object exists)
+pub fn kube_status(status: StatusCode, reason: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": status.as_u16()
+        })),
+    )
+        .into_response()
+}

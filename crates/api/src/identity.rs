@@ -37,7 +37,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
 impl Params {
     /// The `index`-th parameter, parsed as an OCID named `name`
-    fn ocid(&self, index: usize, name: &str) -> Result<String, ApiError> {
+    pub(crate) fn ocid(&self, index: usize, name: &str) -> Result<String, ApiError> {
         let raw = self
             .0
             .get(index)
@@ -45,7 +45,7 @@ impl Params {
         Ok(parse_ocid(raw, name)?)
     }
 
-    fn text(&self, index: usize) -> Result<&str, ApiError> {
+    pub(crate) fn text(&self, index: usize) -> Result<&str, ApiError> {
         self.0
             .get(index)
             .map(String::as_str)

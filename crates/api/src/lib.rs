@@ -12,21 +12,30 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use portcullis_containerengine::ContainerEngine;
 use portcullis_identity::IdentityService;
+use portcullis_kube::KubeService;
 
+mod ce;
 pub mod error;
 mod identity;
+mod kube;
 pub mod request;
 pub mod server;
 pub mod tls;
+mod webhooks;
 
-pub use error::ApiError;
+pub use error::{ApiError, kube_error, kube_status};
 
 /// What every handler can reach
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The identity service and authorization gate
     pub identity: Arc<IdentityService>,
+    /// Clusters, kubeconfigs and cluster tokens
+    pub containerengine: Arc<ContainerEngine>,
+    /// Each cluster's Kubernetes objects
+    pub kube: Arc<KubeService>,
 }
 
 static OPC_REQUEST_ID: HeaderName = HeaderName::from_static("opc-request-id");
@@ -73,7 +82,16 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(identity::routes())
+        .merge(ce::routes())
         .route("/healthz", axum::routing::get(health))
+        .route(
+            "/clusters/{cluster_id}/webhooks/authenticate",
+            axum::routing::post(webhooks::authenticate),
+        )
+        .route(
+            "/clusters/{cluster_id}/{*rest}",
+            axum::routing::any(kube::handle),
+        )
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -119,6 +119,11 @@ impl Signed {
         Ok(value)
     }
 
+    /// Whether the request carried a body
+    pub fn has_body(&self) -> bool {
+        !self.body.is_empty()
+    }
+
     /// A query parameter
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
@@ -170,6 +175,15 @@ impl OciResponse {
             body: Some(body),
             headers: Vec::new(),
         })
+    }
+
+    /// 200 with a non-JSON body (`application/x-yaml` kubeconfigs)
+    pub fn text(content_type: &'static str, body: String) -> Self {
+        OciResponse {
+            status: StatusCode::OK,
+            body: Some(body.into_bytes()),
+            headers: vec![("content-type", content_type.to_owned())],
+        }
     }
 
     /// A bodiless response (204 for deletes)

@@ -579,6 +579,8 @@ static OPERATIONS: &[(&str, &[&str])] = &[
     ),
     ("AdministerK8s", &["CLUSTER_MANAGE"]),
     ("JoinCluster", &["CLUSTER_MANAGE"]),
+    ("GetWorkRequest", &["CLUSTER_WORK_REQUEST_READ"]),
+    ("ListWorkRequests", &["CLUSTER_WORK_REQUEST_INSPECT"]),
     // Container Registry (§3.4)
     ("ListContainerRepositories", &["REPOSITORY_INSPECT"]),
     ("GetContainerRepository", &["REPOSITORY_READ"]),

@@ -84,7 +84,8 @@ impl Ocid {
 }
 
 fn base32_digit(value: usize) -> char {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    // In ASCII order, so the encoded timestamp sorts as the number does.
+    const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
     ALPHABET.get(value & 31).map_or('a', |b| char::from(*b))
 }
 

@@ -30,7 +30,9 @@ mod users;
 
 pub use bootstrap::{ADMIN_STATEMENT, Bootstrap, bootstrap};
 pub use error::IdentityError;
-pub use listing::{DEFAULT_LIMIT, ListQuery, Listing, MAX_LIMIT, SortBy, SortOrder};
+pub use listing::{
+    DEFAULT_LIMIT, ListQuery, Listable, Listing, MAX_LIMIT, SortBy, SortOrder, page,
+};
 pub use policies::MAX_STATEMENTS;
 pub use policies::{
     SimulatedGrant, SimulatedNearMiss, SimulatedPrincipal, SimulatedStatement, Simulation,
@@ -254,6 +256,29 @@ impl IdentityService {
         )
     }
 
+    /// Asks the gate without auditing a denial: for callers where IAM is only the first of
+    /// several authorizers (the Kubernetes endpoint falls back to RBAC)
+    pub fn allows(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        compartment_id: &str,
+        variables: &Variables,
+    ) -> bool {
+        let Some((operation, permissions)) = operation_permissions(operation) else {
+            return false;
+        };
+        let key = region_key(&self.region);
+        self.authorizer()
+            .authorize(
+                &Request::new(principal, &permissions, compartment_id)
+                    .operation(operation)
+                    .variables(variables)
+                    .region(&key),
+            )
+            .is_allowed()
+    }
+
     /// [`IdentityService::authorize`] for an explicit permission set
     pub fn authorize_permissions(
         &self,
@@ -440,17 +465,20 @@ fn new_generation() -> Vec<u8> {
         .into_bytes()
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> IdentityResult<T> {
+/// Decodes a stored JSON record
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> IdentityResult<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| IdentityError::Store(StoreError::Corrupt(format!("undecodable record: {e}"))))
 }
 
-pub(crate) fn encode<T: Serialize>(value: &T) -> IdentityResult<Vec<u8>> {
+/// Encodes a record for the store
+pub fn encode<T: Serialize>(value: &T) -> IdentityResult<Vec<u8>> {
     serde_json::to_vec(value)
         .map_err(|e| IdentityError::Store(StoreError::Corrupt(format!("unencodable record: {e}"))))
 }
 
-pub(crate) async fn read_json<T: DeserializeOwned>(
+/// Reads and decodes a stored JSON record with its revision
+pub async fn read_json<T: DeserializeOwned>(
     store: &dyn Store,
     key: &str,
 ) -> IdentityResult<Option<(T, u64)>> {
@@ -461,7 +489,7 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
 }
 
 /// Checks an `if-match` header against the revision read
-pub(crate) fn check_if_match(if_match: Option<&str>, revision: u64) -> IdentityResult<()> {
+pub fn check_if_match(if_match: Option<&str>, revision: u64) -> IdentityResult<()> {
     match if_match {
         None => Ok(()),
         Some(tag) if tag.trim() == "*" => Ok(()),
@@ -471,7 +499,7 @@ pub(crate) fn check_if_match(if_match: Option<&str>, revision: u64) -> IdentityR
 }
 
 /// Parses a required OCID parameter
-pub(crate) fn require_ocid(value: Option<&str>, name: &str) -> IdentityResult<String> {
+pub fn require_ocid(value: Option<&str>, name: &str) -> IdentityResult<String> {
     let value = value
         .filter(|v| !v.is_empty())
         .ok_or_else(|| IdentityError::MissingParameter(format!("`{name}` is required")))?;
@@ -486,12 +514,8 @@ pub fn parse_ocid(value: &str, name: &str) -> IdentityResult<String> {
         .map_err(|e| IdentityError::InvalidParameter(format!("`{name}`: {e}")))
 }
 
-/// Validates a name: length and characters
-pub(crate) fn check_name(
-    value: Option<&str>,
-    what: &str,
-    extra: &[char],
-) -> IdentityResult<String> {
+/// Validates a name: length and characters (letters, digits, `-_.` and `extra`)
+pub fn check_name(value: Option<&str>, what: &str, extra: &[char]) -> IdentityResult<String> {
     let name = value.ok_or_else(|| {
         IdentityError::MissingParameter(format!("`name` is required for a {what}"))
     })?;
@@ -526,7 +550,7 @@ pub(crate) fn check_description(value: Option<&str>, what: &str) -> IdentityResu
 }
 
 /// Commits, mapping a precondition failure to `conflict`
-pub(crate) async fn commit_or(
+pub async fn commit_or(
     store: &dyn Store,
     txn: Txn,
     conflict: impl FnOnce() -> IdentityError,

@@ -123,20 +123,23 @@ fn encode_page(offset: usize) -> String {
 }
 
 /// What listing needs to know about an item
-pub(crate) trait Listable {
+pub trait Listable {
+    /// The name `name=` filters and `sortBy=NAME` sorts on
     fn name(&self) -> &str;
+    /// The creation time `sortBy=TIMECREATED` sorts on
     fn time_created(&self) -> &str;
-    fn state(&self) -> LifecycleState;
+    /// Whether the item is in the state `lifecycleState=` asks for
+    fn in_state(&self, state: LifecycleState) -> bool;
 }
 
 /// Filters, sorts and pages `items` (already in creation order, as OCIDs sort)
-pub(crate) fn page<T: Listable>(
+pub fn page<T: Listable>(
     mut items: Vec<T>,
     query: &ListQuery,
 ) -> Result<Listing<T>, IdentityError> {
     items.retain(|item| {
         query.name.as_deref().is_none_or(|n| item.name() == n)
-            && query.lifecycle_state.is_none_or(|s| item.state() == s)
+            && query.lifecycle_state.is_none_or(|s| item.in_state(s))
     });
     match query.sort_by {
         SortBy::TimeCreated => items.sort_by(|a, b| a.time_created().cmp(b.time_created())),
@@ -164,7 +167,7 @@ macro_rules! listable {
         impl Listable for $t {
             fn name(&self) -> &str { &self.name }
             fn time_created(&self) -> &str { &self.time_created }
-            fn state(&self) -> LifecycleState { self.lifecycle_state }
+            fn in_state(&self, state: LifecycleState) -> bool { self.lifecycle_state == state }
         }
     )*};
 }
@@ -184,7 +187,7 @@ impl Listable for crate::model::UserGroupMembership {
     fn time_created(&self) -> &str {
         &self.time_created
     }
-    fn state(&self) -> LifecycleState {
-        self.lifecycle_state
+    fn in_state(&self, state: LifecycleState) -> bool {
+        self.lifecycle_state == state
     }
 }

@@ -27,6 +27,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::iam::IamCommand,
     },
+    /// Container Engine: clusters, kubeconfigs, tokens, as `oci ce`
+    Ce {
+        #[command(subcommand)]
+        command: cli::ce::CeCommand,
+    },
 }
 
 fn init_logging(serving: bool) {
@@ -66,6 +71,7 @@ fn main() -> std::process::ExitCode {
                 let client = cli::client::Client::new(&cli.global)?;
                 cli::iam::run(&client, command).await
             }
+            Command::Ce { command } => cli::ce::run(&cli.global, command).await,
         }
     });
     match result {

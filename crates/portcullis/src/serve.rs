@@ -54,6 +54,14 @@ pub(crate) struct ServeArgs {
     /// Name of the tenancy created at first start
     #[arg(long, default_value = "portcullis")]
     tenancy_name: String,
+    /// `host:port` clients use to reach this server, if not the listening address (kubeconfigs
+    /// and cluster endpoints carry it)
+    #[arg(long)]
+    public_address: Option<String>,
+    /// The root key that seals secrets at rest (made at first start; servers sharing an etcd
+    /// must share it)
+    #[arg(long)]
+    root_key_file: Option<PathBuf>,
     /// Write the listening address to this file once serving (for scripts and tests)
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -113,6 +121,25 @@ fn refresh_endpoint(config: &Path, endpoint: &str) -> anyhow::Result<()> {
         .collect();
     tls::write_private(config, format!("{}\n", updated.join("\n")).as_bytes())
         .with_context(|| format!("updating {}", config.display()))
+}
+
+/// Reads the 32-byte root key, or makes one (mode 0600) on first start
+fn load_root_key(path: &Path) -> anyhow::Result<portcullis_kube::tokens::RootKey> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display()))?;
+            Ok(portcullis_kube::tokens::RootKey::from_bytes(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = portcullis_kube::tokens::RootKey::generate()?;
+            tls::write_private(path, key.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 async fn open_store(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
@@ -208,8 +235,42 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("loading IAM state")?;
     let watcher = identity.spawn_watcher();
+    let ca_pem = match &tls_files.ca_bundle {
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let public_address = args
+        .public_address
+        .clone()
+        .unwrap_or_else(|| endpoint.trim_start_matches("https://").to_owned());
+    let containerengine = Arc::new(portcullis_containerengine::ContainerEngine::new(
+        identity.clone(),
+        &public_address,
+        ca_pem,
+    ));
+    let root_key_file = args
+        .root_key_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("root.key"));
+    let root = load_root_key(&root_key_file)?;
+    let kube = Arc::new(portcullis_kube::KubeService::new(store.clone(), root));
+    let finalizer = {
+        let kube = kube.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if let Err(e) = kube.finalize_namespaces().await {
+                    tracing::warn!(error = %e, "namespace finalizer failed; retrying");
+                }
+            }
+        })
+    };
     let app = portcullis_api::app(portcullis_api::AppState {
         identity: identity.clone(),
+        containerengine,
+        kube,
     });
 
     println!(
@@ -249,6 +310,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     portcullis_api::server::serve_tls(listener, tls_config, app, shutdown_signal()).await;
     watcher.abort();
+    finalizer.abort();
     tracing::info!("stopped");
     Ok(())
 }

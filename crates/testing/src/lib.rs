@@ -143,3 +143,18 @@ fn failed(message: &str) -> ! {
 mod server;
 
 pub use server::{ApiClient, ApiReply, OciCli, Server, ServerOptions, find_oci};
+
+/// The claims of a JWT, without checking its signature (tests inspect what was issued)
+pub fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null)
+}

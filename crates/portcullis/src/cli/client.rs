@@ -62,22 +62,52 @@ pub(crate) struct Client {
     pub(crate) tenancy: String,
 }
 
+/// A profile's identity: who signs, for which tenancy, in which region
+#[derive(Debug)]
+pub(crate) struct Credentials {
+    /// Signs as the profile's user and key
+    pub(crate) signer: RequestSigner,
+    /// The tenancy
+    pub(crate) tenancy: String,
+    /// The region (command line first, then the profile)
+    pub(crate) region: Option<String>,
+}
+
+/// Loads the profile's key and identity; no network
+pub(crate) fn credentials(
+    options: &GlobalOptions,
+) -> anyhow::Result<(Credentials, config::Profile)> {
+    let path = options
+        .config_file
+        .clone()
+        .unwrap_or_else(config::default_path);
+    let profile = config::load(&path, &options.profile)?;
+    let key_path = config::expand(profile.require("key_file")?);
+    let pem = std::fs::read_to_string(&key_path)
+        .with_context(|| format!("reading the key file {}", key_path.display()))?;
+    let key = ApiPrivateKey::from_pem(&pem)
+        .with_context(|| format!("loading the key in {}", key_path.display()))?;
+    let tenancy = profile.require("tenancy")?.to_owned();
+    let user = profile.require("user")?.to_owned();
+    let fingerprint = profile.require("fingerprint")?.to_owned();
+    let region = options
+        .region
+        .clone()
+        .or_else(|| profile.get("region").map(str::to_owned));
+    Ok((
+        Credentials {
+            signer: RequestSigner::new(&tenancy, &user, &fingerprint, key),
+            tenancy,
+            region,
+        },
+        profile,
+    ))
+}
+
 impl Client {
     /// Builds a client from the config file and the command-line overrides
     pub(crate) fn new(options: &GlobalOptions) -> anyhow::Result<Client> {
-        let path = options
-            .config_file
-            .clone()
-            .unwrap_or_else(config::default_path);
-        let profile = config::load(&path, &options.profile)?;
-        let key_path = config::expand(profile.require("key_file")?);
-        let pem = std::fs::read_to_string(&key_path)
-            .with_context(|| format!("reading the key file {}", key_path.display()))?;
-        let key = ApiPrivateKey::from_pem(&pem)
-            .with_context(|| format!("loading the key in {}", key_path.display()))?;
-        let tenancy = profile.require("tenancy")?.to_owned();
-        let user = profile.require("user")?.to_owned();
-        let fingerprint = profile.require("fingerprint")?.to_owned();
+        let (credentials, profile) = credentials(options)?;
         let endpoint = options
             .endpoint
             .clone()
@@ -105,8 +135,8 @@ impl Client {
         Ok(Client {
             http: builder.build().context("building the HTTP client")?,
             endpoint,
-            signer: RequestSigner::new(&tenancy, &user, &fingerprint, key),
-            tenancy,
+            signer: credentials.signer,
+            tenancy: credentials.tenancy,
         })
     }
 
@@ -165,6 +195,12 @@ impl Client {
             .send()
             .await
             .with_context(|| format!("calling {url}"))?;
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let header = |name: &str| {
             response
                 .headers()
@@ -182,8 +218,10 @@ impl Client {
         let text = response.text().await.context("reading the response")?;
         let body = if text.is_empty() {
             Value::Null
-        } else {
+        } else if content_type.starts_with("application/json") {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
+        } else {
+            Value::String(text)
         };
         Ok(Reply {
             status,

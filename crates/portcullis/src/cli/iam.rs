@@ -657,7 +657,8 @@ async fn show(
     Ok(finish(reply))
 }
 
-fn finish(reply: Reply) -> i32 {
+/// Prints a reply as `oci` would and returns the exit code
+pub(crate) fn finish(reply: Reply) -> i32 {
     if !(200..300).contains(&reply.status) {
         return output::print_error(&reply);
     }

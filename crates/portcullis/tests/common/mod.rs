@@ -1,6 +1,11 @@
 //! Helpers shared by the integration tests.
 
-#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test helpers; each test binary uses a different subset"
+)]
 
 use std::path::Path;
 
@@ -44,4 +49,36 @@ pub(crate) async fn create_group(admin: &ApiClient, tenancy: &str, name: &str) -
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     reply.field("id")
+}
+
+/// Creates a cluster through our CLI and returns its OCID
+pub(crate) fn create_cluster(server: &Server, name: &str) -> String {
+    let out = std::process::Command::new(binary())
+        .arg("--config-file")
+        .arg(server.config_file())
+        .args([
+            "ce",
+            "cluster",
+            "create",
+            "--compartment-id",
+            &server.tenancy(),
+            "--name",
+            name,
+            "--kubernetes-version",
+            "v1.32.1",
+            "--wait-for-state",
+            "SUCCEEDED",
+        ])
+        .output()
+        .expect("portcullis runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let work: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    work["data"]["resources"][0]["identifier"]
+        .as_str()
+        .expect("a cluster id")
+        .to_owned()
 }

@@ -1,0 +1,835 @@
+//! Each cluster's Kubernetes API, under `/clusters/<cluster-id>/...`.
+//!
+//! A request is authenticated (an OKE user token or a service-account token), authorized
+//! (IAM first: `manage clusters` may do anything; otherwise RBAC), decoded (JSON or
+//! Kubernetes protobuf; merge, JSON and strategic patches) and served from the object store.
+//! Errors are `Status` objects with kubectl's reasons and messages.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
+use portcullis_containerengine::model::Cluster;
+use portcullis_iam::{Principal, Variables};
+use portcullis_kube::request_info::{self, RequestInfo, ResourcePath, Target};
+use portcullis_kube::resources::{self, ResourceType};
+use portcullis_kube::selector::{FieldSelector, LabelSelector};
+use portcullis_kube::{KubeError, KubeUser, ListOptions, discovery, patch, protobuf, rbac, tokens};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::kube_error;
+
+/// Kubernetes request bodies larger than this are refused (kube-apiserver's limit is 3 MiB)
+pub(crate) const MAX_KUBE_BODY: usize = 3 * 1024 * 1024;
+
+/// OKE's suffix on authorization denials (`oci-reference.md` §2.2)
+const OKE_DENIAL: &str =
+    "Authorization failed: Access denied - user not permitted by OCI policy or RBAC rules";
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+/// Authenticates a bearer token for `cluster`: an OKE user token, or a service-account
+/// token; the error is a reason for the audit log
+pub(crate) async fn authenticate(
+    state: &AppState,
+    cluster: &Cluster,
+    token: &str,
+) -> Result<KubeUser, String> {
+    if portcullis_containerengine::token::decode_token(token).is_ok() {
+        let principal = state
+            .containerengine
+            .authenticate_user_token(cluster, token)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Principal::User(user) = &principal else {
+            return Err("not a user principal".into());
+        };
+        let mut groups = user.group_ids.clone();
+        groups.push("system:authenticated".to_owned());
+        return Ok(KubeUser {
+            username: user.id.clone(),
+            uid: user.id.clone(),
+            groups,
+            principal: Some(principal),
+        });
+    }
+    if tokens::looks_like_jwt(token) {
+        let issuer = state.containerengine.server_url(&cluster.id);
+        return state
+            .kube
+            .authenticate_account_token(&cluster.id, token, &issuer, std::slice::from_ref(&issuer))
+            .await
+            .map_err(|_| "invalid service-account token".to_owned());
+    }
+    Err("the bearer token is neither an OKE cluster token nor a service-account token".into())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The RBAC objects of a cluster, as a snapshot
+async fn rbac_snapshot(state: &AppState, cluster: &str) -> Result<rbac::RbacSnapshot, KubeError> {
+    let group = "rbac.authorization.k8s.io";
+    let mut lists = Vec::new();
+    for resource in [
+        "roles",
+        "clusterroles",
+        "rolebindings",
+        "clusterrolebindings",
+    ] {
+        let rt = resources::find(group, "v1", resource)
+            .ok_or_else(|| KubeError::Internal("RBAC types missing".into()))?;
+        let (items, _) = state
+            .kube
+            .list(cluster, rt, None, &ListOptions::default())
+            .await?;
+        lists.push(items);
+    }
+    let empty = Vec::new();
+    Ok(rbac::RbacSnapshot::new(
+        lists.first().unwrap_or(&empty),
+        lists.get(1).unwrap_or(&empty),
+        lists.get(2).unwrap_or(&empty),
+        lists.get(3).unwrap_or(&empty),
+    ))
+}
+
+/// The attributes authorization sees for a request
+fn attributes<'a>(user: &'a KubeUser, info: &'a RequestInfo) -> rbac::Attributes<'a> {
+    match &info.target {
+        Target::Resource(r) => rbac::Attributes {
+            user: &user.username,
+            groups: &user.groups,
+            verb: &info.verb,
+            namespace: r.namespace.as_deref(),
+            api_group: &r.group,
+            resource: &r.resource,
+            subresource: r.subresource.as_deref(),
+            name: r.name.as_deref(),
+            path: None,
+        },
+        Target::NonResource(path) => rbac::Attributes {
+            user: &user.username,
+            groups: &user.groups,
+            verb: &info.verb,
+            namespace: None,
+            api_group: "",
+            resource: "",
+            subresource: None,
+            name: None,
+            path: Some(path),
+        },
+    }
+}
+
+/// IAM first, then RBAC (`oci-reference.md` §2.2); `Some(reason)` allows
+pub(crate) async fn decide(
+    state: &AppState,
+    cluster: &Cluster,
+    user: &KubeUser,
+    attrs: &rbac::Attributes<'_>,
+) -> Result<Option<String>, KubeError> {
+    if let Some(principal) = &user.principal {
+        let variables = Variables::new().with("target.cluster.id", cluster.id.as_str());
+        if state.identity.allows(
+            principal,
+            "AdministerK8s",
+            &cluster.compartment_id,
+            &variables,
+        ) {
+            return Ok(Some(
+                "IAM: allowed by a policy granting manage clusters".into(),
+            ));
+        }
+    }
+    let snapshot = rbac_snapshot(state, &cluster.id).await?;
+    Ok(snapshot.authorize(attrs))
+}
+
+fn forbidden(user: &KubeUser, info: &RequestInfo) -> KubeError {
+    let message = match &info.target {
+        Target::Resource(r) => {
+            let qualified = if r.group.is_empty() {
+                r.resource.clone()
+            } else {
+                format!("{}.{}", r.resource, r.group)
+            };
+            let name = r
+                .name
+                .as_ref()
+                .map(|n| format!(" \"{n}\""))
+                .unwrap_or_default();
+            let combined = match &r.subresource {
+                Some(sub) => format!("{}/{sub}", r.resource),
+                None => r.resource.clone(),
+            };
+            let scope = match &r.namespace {
+                Some(ns) => format!("in the namespace \"{ns}\""),
+                None => "at the cluster scope".to_owned(),
+            };
+            format!(
+                "{qualified}{name} is forbidden: User \"{}\" cannot {} resource \"{combined}\" in API group \"{}\" {scope}: {OKE_DENIAL}",
+                user.username, info.verb, r.group
+            )
+        }
+        Target::NonResource(path) => format!(
+            "forbidden: User \"{}\" cannot {} path \"{path}\": {OKE_DENIAL}",
+            user.username, info.verb
+        ),
+    };
+    KubeError::Forbidden(message)
+}
+
+/// The cluster endpoint
+pub(crate) async fn handle(
+    State(state): State<AppState>,
+    Path((cluster_id, rest)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    match serve(&state, &cluster_id, &rest, request).await {
+        Ok(response) => response,
+        Err(error) => kube_error(&error),
+    }
+}
+
+async fn serve(
+    state: &AppState,
+    cluster_id: &str,
+    rest: &str,
+    request: Request,
+) -> Result<Response, KubeError> {
+    let cluster = state
+        .containerengine
+        .active_cluster(cluster_id)
+        .await
+        .map_err(|e| KubeError::Unavailable(e.to_string()))?
+        .ok_or_else(|| KubeError::NotFound {
+            qualified: "clusters".into(),
+            name: cluster_id.to_owned(),
+        })?;
+    state.kube.bootstrap(&cluster.id).await?;
+    let (parts, body) = request.into_parts();
+    let Some(token) = bearer(&parts.headers) else {
+        tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, reason = "no bearer token", "kubernetes request unauthenticated");
+        return Err(KubeError::Unauthorized);
+    };
+    let user = match authenticate(state, &cluster, token).await {
+        Ok(user) => user,
+        Err(reason) => {
+            tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, reason = %reason, "kubernetes request unauthenticated");
+            return Err(KubeError::Unauthorized);
+        }
+    };
+    let query = parse_query(parts.uri.query());
+    let path = format!("/{rest}");
+    let info = request_info::parse(parts.method.as_str(), &path, &query)
+        .map_err(|e| KubeError::BadRequest(e.to_string()))?;
+    let attrs = attributes(&user, &info);
+    match decide(state, &cluster, &user, &attrs).await? {
+        Some(reason) => {
+            tracing::debug!(target: "portcullis::audit", cluster = %cluster.id, user = %user.username, verb = %info.verb, reason = %reason, "kubernetes request allowed");
+        }
+        None => {
+            let error = forbidden(&user, &info);
+            tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, user = %user.username, verb = %info.verb, path = %path, reason = "no IAM policy or RBAC rule allows it", "kubernetes request denied");
+            return Err(error);
+        }
+    }
+    let body = axum::body::to_bytes(body, MAX_KUBE_BODY)
+        .await
+        .map_err(|_| KubeError::TooLarge(MAX_KUBE_BODY))?;
+    let context = Context {
+        state,
+        cluster: &cluster,
+        user: &user,
+        query: &query,
+        headers: &parts.headers,
+        method: &parts.method,
+        body,
+    };
+    match &info.target {
+        Target::NonResource(path) => non_resource(&context, path),
+        Target::Resource(resource) => resource_request(&context, &info, resource).await,
+    }
+}
+
+struct Context<'a> {
+    state: &'a AppState,
+    cluster: &'a Cluster,
+    user: &'a KubeUser,
+    query: &'a BTreeMap<String, String>,
+    headers: &'a HeaderMap,
+    method: &'a Method,
+    body: Bytes,
+}
+
+fn non_resource(context: &Context<'_>, path: &str) -> Result<Response, KubeError> {
+    let ok = |value: Value| Ok(json_response(StatusCode::OK, &value));
+    let trimmed = path.trim_end_matches('/');
+    match trimmed {
+        "/version" => ok(discovery::version(&context.cluster.kubernetes_version)),
+        "/api" => ok(discovery::api_versions(
+            &context.cluster.endpoints.kubernetes,
+        )),
+        "/apis" => ok(discovery::api_groups()),
+        "/healthz" | "/livez" | "/readyz" => Ok((StatusCode::OK, "ok").into_response()),
+        "/openapi/v3" => ok(discovery::openapi_v3_index()),
+        _ => {
+            if let Some(doc) = trimmed
+                .strip_prefix("/openapi/v3/")
+                .and_then(discovery::openapi_v3_document)
+            {
+                return ok(doc);
+            }
+            if let Some(list) = trimmed
+                .strip_prefix("/api/")
+                .and_then(|v| discovery::resource_list("", v))
+            {
+                return ok(list);
+            }
+            if let Some(rest) = trimmed.strip_prefix("/apis/") {
+                let mut parts = rest.split('/');
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(group), None, None) => {
+                        if let Some(doc) = discovery::api_group(group) {
+                            return ok(doc);
+                        }
+                    }
+                    (Some(group), Some(version), None) => {
+                        if let Some(list) = discovery::resource_list(group, version) {
+                            return ok(list);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Err(KubeError::NoSuchPath)
+        }
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+/// Decodes an object body: JSON, or Kubernetes protobuf
+fn decode_object(context: &Context<'_>) -> Result<Value, KubeError> {
+    if context.body.is_empty() {
+        return Err(KubeError::BadRequest("the request body is empty".into()));
+    }
+    match content_type(context.headers).as_str() {
+        "application/vnd.kubernetes.protobuf" => protobuf::decode_body(&context.body),
+        "" | "application/json" | "*/*" => {
+            let value: Value = serde_json::from_slice(&context.body).map_err(|e| {
+                KubeError::BadRequest(format!("the request body is not valid JSON: {e}"))
+            })?;
+            if !value.is_object() {
+                return Err(KubeError::BadRequest(
+                    "the request body must be a JSON object".into(),
+                ));
+            }
+            Ok(value)
+        }
+        other => Err(KubeError::UnsupportedMediaType(format!(
+            "application/json, application/vnd.kubernetes.protobuf (not {other:?})"
+        ))),
+    }
+}
+
+/// Fields a kind may have at the top level, for `fieldValidation=Strict`
+fn known_top_level(resource: &ResourceType) -> &'static [&'static str] {
+    match resource.kind {
+        "Secret" => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "data",
+            "stringData",
+            "type",
+            "immutable",
+        ],
+        "ConfigMap" => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "data",
+            "binaryData",
+            "immutable",
+        ],
+        "ServiceAccount" => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "secrets",
+            "imagePullSecrets",
+            "automountServiceAccountToken",
+        ],
+        "Role" => &["apiVersion", "kind", "metadata", "rules"],
+        "ClusterRole" => &["apiVersion", "kind", "metadata", "rules", "aggregationRule"],
+        "RoleBinding" | "ClusterRoleBinding" => {
+            &["apiVersion", "kind", "metadata", "subjects", "roleRef"]
+        }
+        _ => &["apiVersion", "kind", "metadata", "spec", "status"],
+    }
+}
+
+const KNOWN_METADATA: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+/// `fieldValidation`: `Strict` refuses unknown fields, `Warn` reports them, `Ignore` drops
+/// nothing; returns the warnings to send
+fn check_fields(
+    context: &Context<'_>,
+    resource: &ResourceType,
+    object: &Value,
+) -> Result<Vec<String>, KubeError> {
+    let mode = context
+        .query
+        .get("fieldValidation")
+        .map(String::as_str)
+        .unwrap_or("Warn");
+    if !["Strict", "Warn", "Ignore"].contains(&mode) {
+        return Err(KubeError::BadRequest(format!(
+            "fieldValidation must be one of Ignore, Warn or Strict, not {mode:?}"
+        )));
+    }
+    let mut unknown = Vec::new();
+    if let Some(map) = object.as_object() {
+        for key in map.keys() {
+            if !known_top_level(resource).contains(&key.as_str()) {
+                unknown.push(format!(".{key}"));
+            }
+        }
+    }
+    if let Some(meta) = object.get("metadata").and_then(Value::as_object) {
+        for key in meta.keys() {
+            if !KNOWN_METADATA.contains(&key.as_str()) {
+                unknown.push(format!(".metadata.{key}"));
+            }
+        }
+    }
+    if unknown.is_empty() || mode == "Ignore" {
+        return Ok(Vec::new());
+    }
+    let listed: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    if mode == "Strict" {
+        return Err(KubeError::BadRequest(format!(
+            "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+            resource.kind,
+            resource.api_version(),
+            resource.kind,
+            listed.join(", ")
+        )));
+    }
+    Ok(listed)
+}
+
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        if let Ok(value) =
+            HeaderValue::from_str(&format!("299 - \"{}\"", warning.replace('"', "'")))
+        {
+            response.headers_mut().append("warning", value);
+        }
+    }
+    response
+}
+
+fn list_options(context: &Context<'_>, resource: &ResourceType) -> Result<ListOptions, KubeError> {
+    let extra: &[&str] = match resource.kind {
+        "Secret" => &["type"],
+        "Pod" => &["spec.nodeName", "status.phase"],
+        _ => &[],
+    };
+    Ok(ListOptions {
+        labels: LabelSelector::parse(
+            context
+                .query
+                .get("labelSelector")
+                .map_or("", String::as_str),
+        )?,
+        fields: FieldSelector::parse(
+            context
+                .query
+                .get("fieldSelector")
+                .map_or("", String::as_str),
+            extra,
+        )?,
+    })
+}
+
+fn check_namespace_name(name: &str) -> Result<(), KubeError> {
+    if portcullis_kube::objects::is_dns_label(name) {
+        Ok(())
+    } else {
+        Err(KubeError::BadRequest(format!("invalid namespace {name:?}")))
+    }
+}
+
+async fn resource_request(
+    context: &Context<'_>,
+    info: &RequestInfo,
+    path: &ResourcePath,
+) -> Result<Response, KubeError> {
+    let Some(resource) = resources::find(&path.group, &path.version, &path.resource) else {
+        return Err(KubeError::NoSuchPath);
+    };
+    if let Some(ns) = &path.namespace {
+        check_namespace_name(ns)?;
+        if !resource.namespaced {
+            return Err(KubeError::NotFound {
+                qualified: "the server could not find the requested resource".into(),
+                name: String::new(),
+            });
+        }
+    }
+    if context.query.get("dryRun").is_some_and(|d| !d.is_empty()) {
+        return Err(KubeError::BadRequest(
+            "dryRun is not supported by this server".into(),
+        ));
+    }
+    let cluster = &context.cluster.id;
+    let namespace = if resource.namespaced {
+        path.namespace.as_deref()
+    } else {
+        None
+    };
+    let kube = &context.state.kube;
+    if !resource.stored {
+        return review(context, resource).await;
+    }
+    if let Some(sub) = &path.subresource {
+        return match (resource.resource, sub.as_str(), context.method) {
+            ("serviceaccounts", "token", &Method::POST) => {
+                let name = path.name.as_deref().unwrap_or("");
+                let request = decode_object(context)?;
+                let issuer = context.state.containerengine.server_url(cluster);
+                let response = kube
+                    .request_token(
+                        cluster,
+                        namespace.unwrap_or("default"),
+                        name,
+                        &request,
+                        &issuer,
+                    )
+                    .await?;
+                Ok(json_response(StatusCode::CREATED, &response))
+            }
+            _ => Err(KubeError::NoSuchPath),
+        };
+    }
+    let name = path.name.as_deref();
+    match (info.verb.as_str(), name) {
+        ("get", Some(name)) => {
+            let object = kube.get(cluster, resource, namespace, name).await?;
+            Ok(json_response(StatusCode::OK, &object))
+        }
+        ("list", _) => {
+            let options = list_options(context, resource)?;
+            let (items, revision) = kube.list(cluster, resource, namespace, &options).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({
+                    "kind": format!("{}List", resource.kind),
+                    "apiVersion": resource.api_version(),
+                    "metadata": {"resourceVersion": revision.to_string()},
+                    "items": items,
+                }),
+            ))
+        }
+        ("watch", _) => watch(context, resource, namespace).await,
+        ("create", None) => {
+            let object = decode_object(context)?;
+            let warnings = check_fields(context, resource, &object)?;
+            let issuer = context.state.containerengine.server_url(cluster);
+            let created = kube
+                .create(
+                    cluster,
+                    resource,
+                    namespace,
+                    object,
+                    &issuer,
+                    context.state.containerengine.ca_pem(),
+                )
+                .await?;
+            Ok(with_warnings(
+                json_response(StatusCode::CREATED, &created),
+                &warnings,
+            ))
+        }
+        ("update", Some(name)) => {
+            let object = decode_object(context)?;
+            let warnings = check_fields(context, resource, &object)?;
+            let updated = kube
+                .update(cluster, resource, namespace, name, object)
+                .await?;
+            Ok(with_warnings(
+                json_response(StatusCode::OK, &updated),
+                &warnings,
+            ))
+        }
+        ("patch", Some(name)) => {
+            let current = kube.get(cluster, resource, namespace, name).await?;
+            let patch_body: Value = serde_json::from_slice(&context.body)
+                .map_err(|e| KubeError::BadRequest(format!("the patch is not valid JSON: {e}")))?;
+            let patched = match content_type(context.headers).as_str() {
+                "application/strategic-merge-patch+json" => patch::strategic_merge_patch(&current, &patch_body),
+                "application/merge-patch+json" => patch::merge_patch(&current, &patch_body),
+                "application/json-patch+json" => patch::json_patch(&current, &patch_body),
+                other => {
+                    return Err(KubeError::UnsupportedMediaType(format!(
+                        "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (not {other:?})"
+                    )));
+                }
+            }
+            .map_err(|e| match e {
+                patch::PatchError::DoesNotApply(m) => {
+                    KubeError::invalid(resource, name, "patch", "FieldValueInvalid", m)
+                }
+                other => KubeError::BadRequest(other.to_string()),
+            })?;
+            let warnings = check_fields(context, resource, &patched)?;
+            // A patch applies to what was read: keep its resourceVersion unless the patch set
+            // one, so a concurrent write makes this a conflict rather than a lost update.
+            let updated = kube
+                .update(cluster, resource, namespace, name, patched)
+                .await?;
+            Ok(with_warnings(
+                json_response(StatusCode::OK, &updated),
+                &warnings,
+            ))
+        }
+        ("delete", Some(name)) => {
+            let options: Value = if context.body.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&context.body).map_err(|e| {
+                    KubeError::BadRequest(format!("the DeleteOptions are not valid JSON: {e}"))
+                })?
+            };
+            let uid = options
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str);
+            let deleted = kube.delete(cluster, resource, namespace, name, uid).await?;
+            Ok(json_response(StatusCode::OK, &deleted))
+        }
+        ("deletecollection", None) => {
+            let options = list_options(context, resource)?;
+            let deleted = kube
+                .delete_collection(cluster, resource, namespace, &options)
+                .await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({
+                    "kind": format!("{}List", resource.kind),
+                    "apiVersion": resource.api_version(),
+                    "metadata": {},
+                    "items": deleted,
+                }),
+            ))
+        }
+        (verb, _) => Err(KubeError::MethodNotAllowed(format!(
+            "the server does not allow this method on the requested resource ({verb})"
+        ))),
+    }
+}
+
+/// Create-only review kinds: answered, not stored
+async fn review(context: &Context<'_>, resource: &ResourceType) -> Result<Response, KubeError> {
+    if context.method != Method::POST {
+        return Err(KubeError::MethodNotAllowed(
+            "the server does not allow this method on the requested resource".into(),
+        ));
+    }
+    let request = decode_object(context)?;
+    let user = context.user;
+    let mut response = request.clone();
+    let status = match resource.kind {
+        "SelfSubjectReview" => {
+            json!({"userInfo": {"username": user.username, "uid": user.uid, "groups": user.groups}})
+        }
+        "SelfSubjectAccessReview" => {
+            let attributes = request.pointer("/spec/resourceAttributes");
+            let non_resource = request.pointer("/spec/nonResourceAttributes");
+            let text = |v: Option<&Value>, key: &str| {
+                v.and_then(|a| a.get(key))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let (verb, namespace, group, resource_name, subresource, name, path) = match (
+                attributes,
+                non_resource,
+            ) {
+                (Some(a), _) => (
+                    text(Some(a), "verb"),
+                    text(Some(a), "namespace"),
+                    text(Some(a), "group"),
+                    text(Some(a), "resource"),
+                    text(Some(a), "subresource"),
+                    text(Some(a), "name"),
+                    None,
+                ),
+                (None, Some(n)) => (
+                    text(Some(n), "verb"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    Some(text(Some(n), "path")),
+                ),
+                (None, None) => return Err(KubeError::BadRequest(
+                    "exactly one of nonResourceAttributes or resourceAttributes must be specified"
+                        .into(),
+                )),
+            };
+            let attrs = rbac::Attributes {
+                user: &user.username,
+                groups: &user.groups,
+                verb: &verb,
+                namespace: (!namespace.is_empty()).then_some(namespace.as_str()),
+                api_group: &group,
+                resource: &resource_name,
+                subresource: (!subresource.is_empty()).then_some(subresource.as_str()),
+                name: (!name.is_empty()).then_some(name.as_str()),
+                path: path.as_deref(),
+            };
+            match decide(context.state, context.cluster, user, &attrs).await? {
+                Some(reason) => json!({"allowed": true, "reason": reason}),
+                None => json!({"allowed": false}),
+            }
+        }
+        other => {
+            return Err(KubeError::MethodNotAllowed(format!(
+                "{other} is not served by this cluster endpoint yet"
+            )));
+        }
+    };
+    if let Some(map) = response.as_object_mut() {
+        map.insert("status".into(), status);
+        map.entry("metadata").or_insert_with(|| json!({}));
+    }
+    Ok(json_response(StatusCode::CREATED, &response))
+}
+
+/// `?watch=true`: newline-delimited JSON events from the store's change feed
+async fn watch(
+    context: &Context<'_>,
+    resource: &ResourceType,
+    namespace: Option<&str>,
+) -> Result<Response, KubeError> {
+    let options = list_options(context, resource)?;
+    let kube = context.state.kube.clone();
+    let cluster = context.cluster.id.clone();
+    let since = context
+        .query
+        .get("resourceVersion")
+        .filter(|v| !v.is_empty() && *v != "0")
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| KubeError::BadRequest(format!("invalid resourceVersion {v:?}")))
+        })
+        .transpose()?;
+    let prefix = portcullis_kube::service::object_prefix(&cluster, resource, namespace);
+    let mut initial = Vec::new();
+    let after = match since {
+        Some(revision) => revision,
+        None => {
+            let (items, revision) = kube.list(&cluster, resource, namespace, &options).await?;
+            initial = items
+                .into_iter()
+                .map(|object| json!({"type": "ADDED", "object": object}))
+                .collect();
+            revision
+        }
+    };
+    let feed = kube.store().watch(&prefix, Some(after)).await?;
+    let timeout = context
+        .query
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(1800)
+        .min(3600);
+    let (api_version, kind) = (resource.api_version(), resource.kind.to_owned());
+    let events = feed.filter_map(move |event| {
+        let options = options.clone();
+        let (api_version, kind_name) = (api_version.clone(), kind.clone());
+        async move {
+            match event {
+                Ok(portcullis_store::Event::Put(entry)) => {
+                    let object = portcullis_kube::service::from_entry(&entry).ok()?;
+                    if !(options.labels.matches(&object) && options.fields.matches(&object)) {
+                        return None;
+                    }
+                    let kind = if entry.create_revision == entry.mod_revision { "ADDED" } else { "MODIFIED" };
+                    Some(json!({"type": kind, "object": object}))
+                }
+                Ok(portcullis_store::Event::Delete { key, revision }) => {
+                    // The key ends `<namespace>/<name>` (`~` for cluster-scoped objects).
+                    let mut segments = key.rsplit('/');
+                    let name = segments.next().unwrap_or("").to_owned();
+                    let mut metadata = json!({"name": name, "resourceVersion": revision.to_string()});
+                    if let (Some(ns), Some(map)) = (segments.next().filter(|n| *n != "~"), metadata.as_object_mut()) {
+                        map.insert("namespace".into(), Value::String(ns.to_owned()));
+                    }
+                    Some(json!({"type": "DELETED", "object": {"apiVersion": api_version, "kind": kind_name, "metadata": metadata}}))
+                }
+                Err(e) => Some(json!({"type": "ERROR", "object": KubeError::from(e).to_status()})),
+            }
+        }
+    });
+    let stream = futures::stream::iter(initial)
+        .chain(events)
+        .map(|event| Ok::<_, Infallible>(Bytes::from(format!("{event}\n"))))
+        .take_until(tokio::time::sleep(std::time::Duration::from_secs(timeout)));
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+}

@@ -1,0 +1,32 @@
+//! The Kubernetes API each Portcullis cluster serves, without the HTTP: resource types and
+//! discovery, object storage with kube-apiserver's semantics, patches, selectors, protobuf
+//! request bodies, RBAC evaluation, and service-account tokens.
+
+pub mod defaults;
+pub mod discovery;
+pub mod objects;
+pub mod patch;
+pub mod protobuf;
+pub mod rbac;
+pub mod request_info;
+pub mod resources;
+pub mod selector;
+pub mod service;
+mod status;
+pub mod tokens;
+
+pub use service::{KubeService, ListOptions};
+pub use status::{Cause, KubeError};
+
+/// An authenticated Kubernetes identity
+#[derive(Clone, Debug)]
+pub struct KubeUser {
+    /// `ocid1.user...` for IAM users, `system:serviceaccount:<ns>:<name>` for accounts
+    pub username: String,
+    /// The user's uid
+    pub uid: String,
+    /// Groups: IAM group OCIDs or `system:serviceaccounts...`, plus `system:authenticated`
+    pub groups: Vec<String>,
+    /// The IAM principal behind it, for IAM users
+    pub principal: Option<portcullis_iam::Principal>,
+}

@@ -1,0 +1,478 @@
+//! `portcullis ce ...`: Container Engine, with `oci ce`'s command and option names.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::{Args, Subcommand};
+use portcullis_containerengine::kubeconfig;
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use super::client::{self, Client, GlobalOptions};
+use super::output;
+
+/// `portcullis ce`
+#[derive(Debug, Subcommand)]
+pub(crate) enum CeCommand {
+    /// Clusters, kubeconfigs and tokens
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+    /// Work requests of asynchronous operations
+    WorkRequest {
+        #[command(subcommand)]
+        command: WorkRequestCommand,
+    },
+}
+
+/// `ce cluster`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// Create a cluster
+    Create(CreateArgs),
+    /// Get a cluster
+    Get {
+        /// The cluster
+        #[arg(long)]
+        cluster_id: String,
+    },
+    /// List the clusters in a compartment
+    List {
+        /// The compartment (default: the tenancy)
+        #[arg(long)]
+        compartment_id: Option<String>,
+        /// Exact name
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifecycle state
+        #[arg(long)]
+        lifecycle_state: Option<String>,
+    },
+    /// Update a cluster
+    Update {
+        /// The cluster
+        #[arg(long)]
+        cluster_id: String,
+        /// New name
+        #[arg(long)]
+        name: Option<String>,
+        /// Upgrade to this version
+        #[arg(long)]
+        kubernetes_version: Option<String>,
+        /// `{"isPolicyEnabled": true, "keyDetails": [{"kmsKeyId": "..."}]}` (or file://path)
+        #[arg(long)]
+        image_policy_config: Option<String>,
+        /// Only if the etag still matches
+        #[arg(long)]
+        if_match: Option<String>,
+        /// Wait for the work request to reach this state and print it
+        #[arg(long)]
+        wait_for_state: Option<String>,
+    },
+    /// Delete a cluster
+    Delete {
+        /// The cluster
+        #[arg(long)]
+        cluster_id: String,
+        /// Delete without asking
+        #[arg(long)]
+        force: bool,
+        /// Wait for the work request to reach this state and print it
+        #[arg(long)]
+        wait_for_state: Option<String>,
+    },
+    /// Write or merge a kubeconfig whose user runs `ce cluster generate-token`
+    CreateKubeconfig(KubeconfigArgs),
+    /// Print an ExecCredential with a short-lived, cluster-scoped token (for kubectl)
+    GenerateToken {
+        /// The cluster
+        #[arg(long)]
+        cluster_id: String,
+    },
+}
+
+/// `ce cluster create`
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// The compartment
+    #[arg(long)]
+    compartment_id: String,
+    /// Name
+    #[arg(long)]
+    name: String,
+    /// Kubernetes version, `v1.32.1`
+    #[arg(long)]
+    kubernetes_version: String,
+    /// VCN (accepted for compatibility)
+    #[arg(long)]
+    vcn_id: Option<String>,
+    /// Master encryption key for Secrets (only at creation)
+    #[arg(long)]
+    kms_key_id: Option<String>,
+    /// Image verification policy as JSON (or file://path)
+    #[arg(long)]
+    image_policy_config: Option<String>,
+    /// BASIC_CLUSTER or ENHANCED_CLUSTER
+    #[arg(long = "type")]
+    cluster_type: Option<String>,
+    /// Wait for the work request to reach this state and print it
+    #[arg(long)]
+    wait_for_state: Option<String>,
+}
+
+/// `ce cluster create-kubeconfig`
+#[derive(Debug, Args)]
+pub(crate) struct KubeconfigArgs {
+    /// The cluster
+    #[arg(long)]
+    cluster_id: String,
+    /// Where to write (`-` for standard output)
+    #[arg(long, default_value = "~/.kube/config")]
+    file: String,
+    /// Only 2.0.0
+    #[arg(long, default_value = "2.0.0")]
+    token_version: String,
+    /// PUBLIC_ENDPOINT (all kinds name the one endpoint here)
+    #[arg(long)]
+    kube_endpoint: Option<String>,
+    /// Replace the file instead of merging into it
+    #[arg(long)]
+    overwrite: bool,
+}
+
+/// `ce work-request`
+#[derive(Debug, Subcommand)]
+pub(crate) enum WorkRequestCommand {
+    /// Get a work request
+    Get {
+        /// The work request
+        #[arg(long)]
+        work_request_id: String,
+    },
+}
+
+fn json_arg(text: &str, what: &str) -> anyhow::Result<Value> {
+    let source = match text.strip_prefix("file://") {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        None => text.to_owned(),
+    };
+    serde_json::from_str(&source).with_context(|| format!("--{what} is not valid JSON"))
+}
+
+fn expand(path: &str) -> PathBuf {
+    super::config::expand(path)
+}
+
+/// Prints an accepted asynchronous operation as oci does, optionally waiting for it
+async fn accepted(
+    client: &Client,
+    reply: client::Reply,
+    wait: Option<&str>,
+) -> anyhow::Result<i32> {
+    if !(200..300).contains(&reply.status) {
+        return Ok(output::print_error(&reply));
+    }
+    let id = reply
+        .work_request_id
+        .ok_or_else(|| anyhow!("the server did not return a work request"))?;
+    match wait {
+        None => {
+            output::print_json(&json!({ "opc-work-request-id": id }));
+            Ok(0)
+        }
+        Some(state) => {
+            for _ in 0..600 {
+                let work = client
+                    .call(
+                        Method::GET,
+                        &format!("/20180222/workRequests/{id}"),
+                        &[],
+                        None,
+                        None,
+                    )
+                    .await?;
+                if !(200..300).contains(&work.status) {
+                    return Ok(output::print_error(&work));
+                }
+                let status = work
+                    .body
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                if status.eq_ignore_ascii_case(state) || status == "FAILED" {
+                    output::print_data(work.body, None, None);
+                    return Ok(if status == "FAILED" { 1 } else { 0 });
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            bail!("timed out waiting for work request {id}")
+        }
+    }
+}
+
+/// Runs a `ce` command
+pub(crate) async fn run(global: &GlobalOptions, command: CeCommand) -> anyhow::Result<i32> {
+    // Token generation is local: it signs with the profile's key and needs no server.
+    if let CeCommand::Cluster {
+        command: ClusterCommand::GenerateToken { cluster_id },
+    } = &command
+    {
+        return generate_token(global, cluster_id);
+    }
+    let client = Client::new(global)?;
+    match command {
+        CeCommand::WorkRequest {
+            command: WorkRequestCommand::Get { work_request_id },
+        } => {
+            let reply = client
+                .call(
+                    Method::GET,
+                    &format!("/20180222/workRequests/{work_request_id}"),
+                    &[],
+                    None,
+                    None,
+                )
+                .await?;
+            Ok(super::iam::finish(reply))
+        }
+        CeCommand::Cluster { command } => match command {
+            ClusterCommand::Create(args) => {
+                let mut body = Map::new();
+                body.insert("compartmentId".into(), json!(args.compartment_id));
+                body.insert("name".into(), json!(args.name));
+                body.insert("kubernetesVersion".into(), json!(args.kubernetes_version));
+                if let Some(v) = args.vcn_id {
+                    body.insert("vcnId".into(), json!(v));
+                }
+                if let Some(v) = args.kms_key_id {
+                    body.insert("kmsKeyId".into(), json!(v));
+                }
+                if let Some(v) = args.image_policy_config {
+                    body.insert(
+                        "imagePolicyConfig".into(),
+                        json_arg(&v, "image-policy-config")?,
+                    );
+                }
+                if let Some(v) = args.cluster_type {
+                    body.insert("type".into(), json!(v));
+                }
+                let reply = client
+                    .call(
+                        Method::POST,
+                        "/20180222/clusters",
+                        &[],
+                        Some(&Value::Object(body)),
+                        None,
+                    )
+                    .await?;
+                accepted(&client, reply, args.wait_for_state.as_deref()).await
+            }
+            ClusterCommand::Get { cluster_id } => {
+                let reply = client
+                    .call(
+                        Method::GET,
+                        &format!("/20180222/clusters/{cluster_id}"),
+                        &[],
+                        None,
+                        None,
+                    )
+                    .await?;
+                Ok(super::iam::finish(reply))
+            }
+            ClusterCommand::List {
+                compartment_id,
+                name,
+                lifecycle_state,
+            } => {
+                let mut query = vec![(
+                    "compartmentId",
+                    compartment_id.unwrap_or_else(|| client.tenancy.clone()),
+                )];
+                if let Some(n) = name {
+                    query.push(("name", n));
+                }
+                if let Some(s) = lifecycle_state {
+                    query.push(("lifecycleState", s));
+                }
+                let reply = client
+                    .call(Method::GET, "/20180222/clusters", &query, None, None)
+                    .await?;
+                Ok(super::iam::finish(reply))
+            }
+            ClusterCommand::Update {
+                cluster_id,
+                name,
+                kubernetes_version,
+                image_policy_config,
+                if_match,
+                wait_for_state,
+            } => {
+                let mut body = Map::new();
+                if let Some(n) = name {
+                    body.insert("name".into(), json!(n));
+                }
+                if let Some(v) = kubernetes_version {
+                    body.insert("kubernetesVersion".into(), json!(v));
+                }
+                if let Some(v) = image_policy_config {
+                    body.insert(
+                        "imagePolicyConfig".into(),
+                        json_arg(&v, "image-policy-config")?,
+                    );
+                }
+                let reply = client
+                    .call(
+                        Method::PUT,
+                        &format!("/20180222/clusters/{cluster_id}"),
+                        &[],
+                        Some(&Value::Object(body)),
+                        if_match.as_deref(),
+                    )
+                    .await?;
+                accepted(&client, reply, wait_for_state.as_deref()).await
+            }
+            ClusterCommand::Delete {
+                cluster_id,
+                force,
+                wait_for_state,
+            } => {
+                if !force {
+                    eprint!("Are you sure you want to delete this resource? [y/N]: ");
+                    let mut answer = String::new();
+                    std::io::stdin().read_line(&mut answer)?;
+                    if !answer.trim().eq_ignore_ascii_case("y") {
+                        bail!("not deleted");
+                    }
+                }
+                let reply = client
+                    .call(
+                        Method::DELETE,
+                        &format!("/20180222/clusters/{cluster_id}"),
+                        &[],
+                        None,
+                        None,
+                    )
+                    .await?;
+                accepted(&client, reply, wait_for_state.as_deref()).await
+            }
+            ClusterCommand::CreateKubeconfig(args) => {
+                create_kubeconfig(global, &client, args).await
+            }
+            ClusterCommand::GenerateToken { .. } => Ok(0),
+        },
+    }
+}
+
+async fn create_kubeconfig(
+    global: &GlobalOptions,
+    client: &Client,
+    args: KubeconfigArgs,
+) -> anyhow::Result<i32> {
+    let mut body = Map::new();
+    body.insert("tokenVersion".into(), json!(args.token_version));
+    if let Some(e) = &args.kube_endpoint {
+        body.insert("endpoint".into(), json!(e));
+    }
+    let reply = client
+        .call(
+            Method::POST,
+            &format!("/20180222/clusters/{}/kubeconfig/content", args.cluster_id),
+            &[],
+            Some(&Value::Object(body)),
+            None,
+        )
+        .await?;
+    if !(200..300).contains(&reply.status) {
+        return Ok(output::print_error(&reply));
+    }
+    let text = reply
+        .body
+        .as_str()
+        .ok_or_else(|| anyhow!("the server did not return a kubeconfig"))?;
+    let mut new = kubeconfig::from_yaml(text)?;
+    // kubectl runs the exec plugin without our command line: carry the profile along, as
+    // `oci ce cluster create-kubeconfig --with-auth-context` does.
+    let mut extra = Vec::new();
+    if let Some(config) = &global.config_file {
+        let absolute = std::fs::canonicalize(config).unwrap_or_else(|_| config.clone());
+        extra.push(Value::String("--config-file".into()));
+        extra.push(Value::String(absolute.display().to_string()));
+    }
+    if global.profile != "DEFAULT" {
+        extra.push(Value::String("--profile".into()));
+        extra.push(Value::String(global.profile.clone()));
+    }
+    if let Some(Value::Array(exec_args)) = new.pointer_mut("/users/0/user/exec/args") {
+        exec_args.extend(extra);
+    }
+    let yaml = kubeconfig::to_yaml(&new)?;
+    if args.file == "-" {
+        print!("{yaml}");
+        return Ok(0);
+    }
+    let path = expand(&args.file);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let existing = std::fs::read_to_string(&path).ok();
+    match existing {
+        Some(text) if !args.overwrite && !text.trim().is_empty() => {
+            let merged = kubeconfig::merge(kubeconfig::from_yaml(&text)?, &new);
+            write_private(&path, &kubeconfig::to_yaml(&merged)?)?;
+            println!(
+                "Existing Kubeconfig file found at {} and new config merged into it",
+                path.display()
+            );
+        }
+        _ => {
+            new = kubeconfig::merge(Value::Null, &new);
+            write_private(&path, &kubeconfig::to_yaml(&new)?)?;
+            println!(
+                "New config written to the Kubeconfig file {}",
+                path.display()
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn generate_token(global: &GlobalOptions, cluster_id: &str) -> anyhow::Result<i32> {
+    if cluster_id.trim().is_empty() {
+        bail!("Parameter --cluster-id cannot be whitespace or empty string");
+    }
+    let (credentials, _) = client::credentials(global)?;
+    let region = credentials
+        .region
+        .ok_or_else(|| anyhow!("no region: set `region` in the profile or pass --region"))?;
+    let now = jiff::Timestamp::now();
+    let token =
+        portcullis_containerengine::generate_token(&credentials.signer, cluster_id, &region, now)?;
+    let expires = now + jiff::SignedDuration::from_mins(4);
+    let credential = json!({
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {
+            "token": token,
+            "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        }
+    });
+    output::print_json(&credential);
+    Ok(0)
+}

@@ -1,0 +1,588 @@
+//! Real kubectl against a cluster endpoint, through kubeconfigs made by our CLI and by the
+//! official `oci` CLI, with OKE user tokens and service-account tokens.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    reason = "test code: a panic is a failed test"
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use portcullis_testing::{OciCli, Server};
+use serde_json::Value;
+
+struct Kubectl {
+    kubeconfig: PathBuf,
+}
+
+fn path_with_binary() -> String {
+    let dir = common::binary().parent().unwrap().display().to_string();
+    format!("{dir}:{}", std::env::var("PATH").unwrap_or_default())
+}
+
+impl Kubectl {
+    fn command(&self) -> Command {
+        let mut command = Command::new(
+            portcullis_testing::find_program("kubectl").expect("kubectl is installed"),
+        );
+        command
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("PATH", path_with_binary())
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "kubectl {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+/// A copy of `base`'s kubeconfig whose current user holds `token`, made as OKE's procedure does
+fn with_token(base: &Kubectl, token: &str, file: &Path) -> Kubectl {
+    std::fs::copy(&base.kubeconfig, file).unwrap();
+    let kubectl = Kubectl {
+        kubeconfig: file.to_path_buf(),
+    };
+    kubectl.ok(&[
+        "config",
+        "set-credentials",
+        "kubeconfig-sa",
+        &format!("--token={token}"),
+    ]);
+    kubectl.ok(&["config", "set-context", "--current", "--user=kubeconfig-sa"]);
+    kubectl
+}
+
+fn portcullis(_server: &Server, config: &Path, args: &[&str]) -> Output {
+    Command::new(common::binary())
+        .arg("--config-file")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn kubeconfig_for(server: &Server, config: &Path, cluster: &str, dir: &Path) -> Kubectl {
+    let owner = config.file_stem().unwrap().to_string_lossy();
+    let file = dir.join(format!(
+        "kubeconfig-{owner}-{}",
+        &cluster[cluster.len() - 6..]
+    ));
+    let out = portcullis(
+        server,
+        config,
+        &[
+            "ce",
+            "cluster",
+            "create-kubeconfig",
+            "--cluster-id",
+            cluster,
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Kubectl { kubeconfig: file }
+}
+
+const MANIFEST: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shop-config
+  namespace: shop
+data:
+  color: blue
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: shop-secret
+  namespace: shop
+type: Opaque
+data:
+  token: YWJjMTIz
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels:
+    app: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports:
+        - containerPort: 80
+        env:
+        - name: MODE
+          value: fast
+"#;
+
+#[test]
+fn kubectl_as_the_admin_through_our_kubeconfig() {
+    let server = common::server();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::create_cluster(&server, "dev");
+    let kubectl = kubeconfig_for(&server, &server.config_file(), &cluster, dir.path());
+
+    let namespaces = kubectl.ok(&["get", "ns"]);
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(namespaces.contains(ns), "{namespaces}");
+    }
+    // Typed `create` commands send protobuf.
+    kubectl.ok(&["create", "ns", "team-a"]);
+    kubectl.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "-n",
+        "team-a",
+        "--from-literal=password=hunter2",
+    ]);
+    kubectl.ok(&[
+        "create",
+        "configmap",
+        "cfg",
+        "-n",
+        "team-a",
+        "--from-literal=mode=fast",
+    ]);
+    kubectl.ok(&["create", "serviceaccount", "ci", "-n", "team-a"]);
+    let password = kubectl.ok(&[
+        "get",
+        "secret",
+        "db",
+        "-n",
+        "team-a",
+        "-o",
+        "jsonpath={.data.password}",
+    ]);
+    assert_eq!(password, "aHVudGVyMg==");
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "cm",
+            "cfg",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.data.mode}"
+        ]),
+        "fast"
+    );
+    assert!(kubectl.ok(&["get", "sa", "-n", "team-a"]).contains("ci"));
+    let exists = kubectl.fails(&["create", "ns", "team-a"]);
+    assert!(
+        exists.contains("AlreadyExists") && exists.contains("namespaces \"team-a\" already exists"),
+        "{exists}"
+    );
+
+    // apply with default (strict) validation, then apply a change: the patch path
+    let manifest = dir.path().join("app.yaml");
+    std::fs::write(&manifest, MANIFEST).unwrap();
+    let applied = kubectl.ok(&["apply", "-f", manifest.to_str().unwrap()]);
+    assert!(applied.contains("deployment.apps/web created"), "{applied}");
+    std::fs::write(
+        &manifest,
+        MANIFEST
+            .replace("color: blue", "color: green")
+            .replace("replicas: 2", "replicas: 3")
+            .replace("value: fast", "value: slow"),
+    )
+    .unwrap();
+    let out = kubectl.run(&["apply", "-f", manifest.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("deployment.apps/web configured"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("namespace/shop unchanged"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.to_lowercase().contains("warning"), "{stderr}");
+
+    // Read back as written
+    let deployment: Value =
+        serde_json::from_str(&kubectl.ok(&["get", "deploy", "web", "-n", "shop", "-o", "json"]))
+            .unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "nginx:1.27");
+    assert_eq!(container["env"][0]["value"], "slow");
+    assert_eq!(container["ports"][0]["containerPort"], 80);
+    assert_eq!(deployment["metadata"]["generation"], 2);
+    let yaml = kubectl.ok(&["get", "cm", "shop-config", "-n", "shop", "-o", "yaml"]);
+    assert!(yaml.contains("color: green"), "{yaml}");
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "secret",
+            "shop-secret",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.data.token}"
+        ]),
+        "YWJjMTIz"
+    );
+    // Selectors
+    assert!(
+        kubectl
+            .ok(&["get", "deploy", "-n", "shop", "-l", "app=web", "-o", "name"])
+            .contains("web")
+    );
+    assert!(
+        kubectl
+            .ok(&["get", "deploy", "-n", "shop", "-l", "app=db", "-o", "name"])
+            .trim()
+            .is_empty()
+    );
+
+    let deleted = kubectl.ok(&["delete", "-f", manifest.to_str().unwrap()]);
+    for line in [
+        "namespace \"shop\" deleted",
+        "configmap \"shop-config\" deleted",
+        "deployment.apps \"web\" deleted",
+    ] {
+        assert!(deleted.contains(line), "{deleted}");
+    }
+    let missing = kubectl.fails(&["get", "ns", "shop"]);
+    assert!(missing.contains("NotFound"), "{missing}");
+
+    // Who am I: the IAM user, with its groups
+    let whoami = kubectl.ok(&["auth", "whoami", "-o", "json"]);
+    let whoami: Value = serde_json::from_str(&whoami).unwrap();
+    assert_eq!(
+        whoami["status"]["userInfo"]["username"],
+        server.config_value("user")
+    );
+    assert!(
+        whoami["status"]["userInfo"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "system:authenticated")
+    );
+}
+
+#[test]
+fn oke_service_account_procedure_and_token_requests() {
+    let server = common::server();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::create_cluster(&server, "ci");
+    let admin = kubeconfig_for(&server, &server.config_file(), &cluster, dir.path());
+    // oci-reference.md §1.4, command for command
+    admin.ok(&[
+        "-n",
+        "kube-system",
+        "create",
+        "serviceaccount",
+        "kubeconfig-sa",
+    ]);
+    admin.ok(&[
+        "create",
+        "clusterrolebinding",
+        "add-on-cluster-admin",
+        "--clusterrole=cluster-admin",
+        "--serviceaccount=kube-system:kubeconfig-sa",
+    ]);
+    let secret = dir.path().join("oke-kubeconfig-sa-token.yaml");
+    std::fs::write(
+        &secret,
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: oke-kubeconfig-sa-token\n  namespace: kube-system\n  annotations:\n    kubernetes.io/service-account.name: kubeconfig-sa\ntype: kubernetes.io/service-account-token\n",
+    )
+    .unwrap();
+    admin.ok(&["apply", "-f", secret.to_str().unwrap()]);
+    let described = admin.ok(&[
+        "describe",
+        "secrets",
+        "oke-kubeconfig-sa-token",
+        "-n",
+        "kube-system",
+    ]);
+    for key in ["ca.crt", "namespace", "token"] {
+        assert!(described.contains(key), "{described}");
+    }
+    let encoded = admin.ok(&[
+        "-n",
+        "kube-system",
+        "get",
+        "secret",
+        "oke-kubeconfig-sa-token",
+        "-o",
+        "jsonpath={.data.token}",
+    ]);
+    let token = String::from_utf8(
+        Command::new("base64")
+            .arg("--decode")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map(|mut c| {
+                use std::io::Write as _;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(encoded.as_bytes())
+                    .unwrap();
+                c.wait_with_output().unwrap().stdout
+            })
+            .unwrap(),
+    )
+    .unwrap();
+    let sa = with_token(&admin, &token, &dir.path().join("sa-kubeconfig"));
+    sa.ok(&["get", "pods", "-n", "kube-system"]);
+    let whoami = sa.ok(&["auth", "whoami"]);
+    assert!(
+        whoami.contains("system:serviceaccount:kube-system:kubeconfig-sa"),
+        "{whoami}"
+    );
+    // Revoking: delete the Secret, and the token stops working.
+    admin.ok(&[
+        "-n",
+        "kube-system",
+        "delete",
+        "secret",
+        "oke-kubeconfig-sa-token",
+    ]);
+    let denied = sa.fails(&["get", "pods", "-n", "kube-system"]);
+    assert!(denied.contains("Unauthorized"), "{denied}");
+
+    // kubectl create token: a bound token that works; under 10 minutes is refused
+    let bound = admin.ok(&[
+        "create",
+        "token",
+        "kubeconfig-sa",
+        "-n",
+        "kube-system",
+        "--duration=10m",
+    ]);
+    let bound = bound.trim();
+    let holder = with_token(&admin, bound, &dir.path().join("bound-kubeconfig"));
+    holder.ok(&["get", "pods", "-n", "kube-system"]);
+    let claims = portcullis_testing::jwt_claims(bound);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        600
+    );
+    let short = admin.fails(&[
+        "create",
+        "token",
+        "kubeconfig-sa",
+        "-n",
+        "kube-system",
+        "--duration=5m",
+    ]);
+    assert!(
+        short.contains("spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes"),
+        "{short}"
+    );
+    // Deleting the ServiceAccount revokes its tokens.
+    admin.ok(&[
+        "-n",
+        "kube-system",
+        "delete",
+        "serviceaccount",
+        "kubeconfig-sa",
+    ]);
+    let gone = holder.fails(&["get", "pods", "-n", "kube-system"]);
+    assert!(gone.contains("Unauthorized"), "{gone}");
+}
+
+#[test]
+fn iam_use_clusters_authenticates_but_needs_manage_or_rbac() {
+    let server = common::server();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::create_cluster(&server, "shared");
+    let admin_kubectl = kubeconfig_for(&server, &server.config_file(), &cluster, dir.path());
+    let tenancy = server.tenancy();
+    let admin = OciCli::new(&server, &server.config_file());
+    let group = admin.json(&[
+        "iam",
+        "group",
+        "create",
+        "--name",
+        "devs",
+        "--description",
+        "d",
+    ])["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = admin.json(&[
+        "iam",
+        "user",
+        "create",
+        "--name",
+        "dana",
+        "--description",
+        "d",
+    ])["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    admin.json(&[
+        "iam",
+        "group",
+        "add-user",
+        "--user-id",
+        &user,
+        "--group-id",
+        &group,
+    ]);
+    let key = portcullis_auth::ApiPrivateKey::generate().unwrap();
+    let key_file = dir.path().join("dana.pem");
+    std::fs::write(&key_file, key.to_pkcs8_pem()).unwrap();
+    let public_file = dir.path().join("dana.pub");
+    std::fs::write(&public_file, key.public_key().unwrap().to_pem()).unwrap();
+    let fingerprint = admin.json(&[
+        "iam",
+        "user",
+        "api-key",
+        "upload",
+        "--user-id",
+        &user,
+        "--key-file",
+        public_file.to_str().unwrap(),
+    ])["data"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let config = dir.path().join("dana.config");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nuser={user}\nfingerprint={fingerprint}\nkey_file={}\ntenancy={tenancy}\nregion=us-ashburn-1\nendpoint={}\ncert_bundle={}\n",
+            key_file.display(),
+            server.endpoint(),
+            server.ca_bundle().display()
+        ),
+    )
+    .unwrap();
+    // No policy: not even a kubeconfig.
+    let out = portcullis(
+        &server,
+        &config,
+        &[
+            "ce",
+            "cluster",
+            "create-kubeconfig",
+            "--cluster-id",
+            &cluster,
+            "--file",
+            dir.path().join("nope").to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    admin.json(&[
+        "iam",
+        "policy",
+        "create",
+        "--compartment-id",
+        &tenancy,
+        "--name",
+        "devs-use",
+        "--description",
+        "d",
+        "--statements",
+        r#"["Allow group devs to use clusters in tenancy"]"#,
+    ]);
+    let dana = kubeconfig_for(&server, &config, &cluster, dir.path());
+    // Authenticated...
+    let whoami = dana.ok(&["auth", "whoami"]);
+    assert!(whoami.contains(&user), "{whoami}");
+    // ...but no in-cluster rights by itself, with OKE's message.
+    let denied = dana.fails(&["get", "pods"]);
+    assert!(
+        denied.contains(&format!("pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""))
+            && denied.contains("Authorization failed: Access denied - user not permitted by OCI policy or RBAC rules"),
+        "{denied}"
+    );
+    // RBAC can grant it...
+    admin_kubectl.ok(&[
+        "create",
+        "rolebinding",
+        "dana-view",
+        "--clusterrole=view",
+        &format!("--user={user}"),
+        "-n",
+        "default",
+    ]);
+    dana.ok(&["get", "pods"]);
+    assert!(
+        dana.fails(&["get", "pods", "-n", "kube-system"])
+            .contains("forbidden")
+    );
+    // ...and so can IAM: manage clusters means everything.
+    admin.json(&[
+        "iam",
+        "policy",
+        "create",
+        "--compartment-id",
+        &tenancy,
+        "--name",
+        "devs-manage",
+        "--description",
+        "d",
+        "--statements",
+        r#"["Allow group devs to manage clusters in tenancy"]"#,
+    ]);
+    dana.ok(&["get", "pods", "-n", "kube-system"]);
+    dana.ok(&["create", "ns", "dana-was-here"]);
+    // The audit log has the denial with who and why.
+    let log = server.log_text();
+    assert!(
+        log.contains("kubernetes request denied") && log.contains(&user),
+        "audit log lacks the denial"
+    );
+}
