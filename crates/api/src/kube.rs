@@ -356,8 +356,21 @@ fn decode_object(context: &Context<'_>) -> Result<Value, KubeError> {
             }
             Ok(value)
         }
+        "application/yaml" => {
+            let text = std::str::from_utf8(&context.body)
+                .map_err(|_| KubeError::BadRequest("the YAML body is not UTF-8".into()))?;
+            let value: Value = serde_saphyr::from_str(text).map_err(|e| {
+                KubeError::BadRequest(format!("the request body is not valid YAML: {e}"))
+            })?;
+            if !value.is_object() {
+                return Err(KubeError::BadRequest(
+                    "the request body must be a YAML mapping".into(),
+                ));
+            }
+            Ok(value)
+        }
         other => Err(KubeError::UnsupportedMediaType(format!(
-            "application/json, application/vnd.kubernetes.protobuf (not {other:?})"
+            "application/json, application/yaml, application/vnd.kubernetes.protobuf (not {other:?})"
         ))),
     }
 }
@@ -613,20 +626,21 @@ async fn resource_request(
             ))
         }
         ("patch", Some(name)) => {
-            let current = kube.get(cluster, resource, namespace, name).await?;
-            let patch_body: Value = serde_json::from_slice(&context.body)
-                .map_err(|e| KubeError::BadRequest(format!("the patch is not valid JSON: {e}")))?;
-            let patched = match content_type(context.headers).as_str() {
-                "application/strategic-merge-patch+json" => patch::strategic_merge_patch(&current, &patch_body),
-                "application/merge-patch+json" => patch::merge_patch(&current, &patch_body),
-                "application/json-patch+json" => patch::json_patch(&current, &patch_body),
+            type Apply = fn(&Value, &Value) -> Result<Value, patch::PatchError>;
+            let apply: Apply = match content_type(context.headers).as_str() {
+                "application/strategic-merge-patch+json" => patch::strategic_merge_patch,
+                "application/merge-patch+json" => patch::merge_patch,
+                "application/json-patch+json" => patch::json_patch,
                 other => {
                     return Err(KubeError::UnsupportedMediaType(format!(
                         "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (not {other:?})"
                     )));
                 }
-            }
-            .map_err(|e| match e {
+            };
+            let patch_body: Value = serde_json::from_slice(&context.body)
+                .map_err(|e| KubeError::BadRequest(format!("the patch is not valid JSON: {e}")))?;
+            let current = kube.get(cluster, resource, namespace, name).await?;
+            let patched = apply(&current, &patch_body).map_err(|e| match e {
                 patch::PatchError::DoesNotApply(m) => {
                     KubeError::invalid(resource, name, "patch", "FieldValueInvalid", m)
                 }
