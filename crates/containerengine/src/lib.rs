@@ -68,10 +68,18 @@ pub enum ClusterAuthError {
     Unavailable,
 }
 
+/// How long a verified user token is remembered. Short on purpose: removing an API key or a
+/// group membership takes effect within this long (kube-apiserver's webhook cache is 2 min).
+pub const TOKEN_CACHE_SECONDS: i64 = 10;
+
+/// Verified tokens (by SHA-256) with the principal and when to forget them
+type TokenCache = std::sync::Mutex<std::collections::HashMap<[u8; 32], (Principal, i64)>>;
+
 /// The Container Engine service
 #[derive(Debug)]
 pub struct ContainerEngine {
     identity: Arc<IdentityService>,
+    verified: TokenCache,
     /// `host:port` clients reach the Kubernetes API at
     public_address: String,
     /// PEM of the CA clients must trust, when the server generated its own
@@ -140,6 +148,7 @@ impl ContainerEngine {
     ) -> ContainerEngine {
         ContainerEngine {
             identity,
+            verified: TokenCache::default(),
             public_address: public_address.to_owned(),
             ca_pem,
         }
@@ -543,12 +552,23 @@ impl ContainerEngine {
         cluster: &Cluster,
         bearer: &str,
     ) -> Result<Principal, ClusterAuthError> {
-        let (header, key_id, signing) = token::prepare_token(
-            bearer,
-            &cluster.id,
-            self.identity.region(),
-            jiff::Timestamp::now(),
-        )?;
+        let now = jiff::Timestamp::now();
+        // The cache key binds the token to the cluster it was presented to.
+        let mut material = Vec::with_capacity(bearer.len() + cluster.id.len() + 1);
+        material.extend_from_slice(cluster.id.as_bytes());
+        material.push(0);
+        material.extend_from_slice(bearer.as_bytes());
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &material);
+        let mut cache_key = [0u8; 32];
+        cache_key.copy_from_slice(digest.as_ref());
+        if let Ok(cache) = self.verified.lock()
+            && let Some((principal, until)) = cache.get(&cache_key)
+            && *until > now.as_second()
+        {
+            return Ok(principal.clone());
+        }
+        let (header, key_id, signing) =
+            token::prepare_token(bearer, &cluster.id, self.identity.region(), now)?;
         let key = self
             .identity
             .api_key(&key_id)
@@ -558,12 +578,33 @@ impl ContainerEngine {
         if !key.verify(signing.as_bytes(), &header.signature) {
             return Err(TokenError::Signature(SignatureError::Invalid).into());
         }
-        self.identity
+        let principal = self
+            .identity
             .user_principal(&key_id.user)
             .await
             .map_err(|_| ClusterAuthError::Unavailable)?
             .ok_or(ClusterAuthError::Token(TokenError::Signature(
                 SignatureError::UnknownKey,
-            )))
+            )))?;
+        // Never past the token's own validity: its date plus the skew window.
+        let date = portcullis_auth::parse_http_date(
+            token::decode_token(bearer)
+                .map(|c| c.date().to_owned())
+                .unwrap_or_default()
+                .as_str(),
+        )
+        .map_or(0, |d| {
+            d.as_second() + portcullis_auth::MAX_CLOCK_SKEW.as_secs()
+        });
+        let until = (now.as_second() + TOKEN_CACHE_SECONDS).min(date);
+        if let Ok(mut cache) = self.verified.lock() {
+            if cache.len() > 10_000 {
+                cache.retain(|_, (_, expires)| *expires > now.as_second());
+            }
+            if cache.len() <= 10_000 {
+                cache.insert(cache_key, (principal.clone(), until));
+            }
+        }
+        Ok(principal)
     }
 }

@@ -126,6 +126,13 @@ pub fn decode_token(token: &str) -> Result<TokenClaims, TokenError> {
     })
 }
 
+impl TokenClaims {
+    /// The signed `date`
+    pub fn date(&self) -> &str {
+        &self.date
+    }
+}
+
 impl HeaderSource for TokenClaims {
     fn header(&self, name: &str) -> Option<&str> {
         match name {

@@ -39,6 +39,7 @@ pub struct KubeService {
     store: Arc<dyn Store>,
     root: RootKey,
     keys: Mutex<HashMap<String, Arc<SigningKey>>>,
+    bootstrapped: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for KubeService {
@@ -153,6 +154,7 @@ impl KubeService {
             store,
             root,
             keys: Mutex::new(HashMap::new()),
+            bootstrapped: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -163,8 +165,17 @@ impl KubeService {
 
     /// Creates a cluster's initial namespaces, service accounts and default RBAC objects, once
     pub async fn bootstrap(&self, cluster: &str) -> Result<(), KubeError> {
+        if self
+            .bootstrapped
+            .lock()
+            .map_err(|_| KubeError::Internal("bootstrap cache poisoned".into()))?
+            .contains(cluster)
+        {
+            return Ok(());
+        }
         let marker = format!("k8s/{cluster}/bootstrapped");
         if self.store.get(&marker).await?.is_some() {
+            self.remember_bootstrapped(cluster);
             return Ok(());
         }
         let mut txn = Txn::new()
@@ -219,8 +230,17 @@ impl KubeService {
             );
         }
         match self.store.commit(txn).await {
-            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Ok(_) | Err(StoreError::Conflict) => {
+                self.remember_bootstrapped(cluster);
+                Ok(())
+            }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    fn remember_bootstrapped(&self, cluster: &str) {
+        if let Ok(mut set) = self.bootstrapped.lock() {
+            set.insert(cluster.to_owned());
         }
     }
 
