@@ -375,61 +375,6 @@ fn decode_object(context: &Context<'_>) -> Result<Value, KubeError> {
     }
 }
 
-/// Fields a kind may have at the top level, for `fieldValidation=Strict`
-fn known_top_level(resource: &ResourceType) -> &'static [&'static str] {
-    match resource.kind {
-        "Secret" => &[
-            "apiVersion",
-            "kind",
-            "metadata",
-            "data",
-            "stringData",
-            "type",
-            "immutable",
-        ],
-        "ConfigMap" => &[
-            "apiVersion",
-            "kind",
-            "metadata",
-            "data",
-            "binaryData",
-            "immutable",
-        ],
-        "ServiceAccount" => &[
-            "apiVersion",
-            "kind",
-            "metadata",
-            "secrets",
-            "imagePullSecrets",
-            "automountServiceAccountToken",
-        ],
-        "Role" => &["apiVersion", "kind", "metadata", "rules"],
-        "ClusterRole" => &["apiVersion", "kind", "metadata", "rules", "aggregationRule"],
-        "RoleBinding" | "ClusterRoleBinding" => {
-            &["apiVersion", "kind", "metadata", "subjects", "roleRef"]
-        }
-        _ => &["apiVersion", "kind", "metadata", "spec", "status"],
-    }
-}
-
-const KNOWN_METADATA: &[&str] = &[
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
-
 /// `fieldValidation`: `Strict` refuses unknown fields, `Warn` reports them, `Ignore` drops
 /// nothing; returns the warnings to send
 fn check_fields(
@@ -447,21 +392,7 @@ fn check_fields(
             "fieldValidation must be one of Ignore, Warn or Strict, not {mode:?}"
         )));
     }
-    let mut unknown = Vec::new();
-    if let Some(map) = object.as_object() {
-        for key in map.keys() {
-            if !known_top_level(resource).contains(&key.as_str()) {
-                unknown.push(format!(".{key}"));
-            }
-        }
-    }
-    if let Some(meta) = object.get("metadata").and_then(Value::as_object) {
-        for key in meta.keys() {
-            if !KNOWN_METADATA.contains(&key.as_str()) {
-                unknown.push(format!(".metadata.{key}"));
-            }
-        }
-    }
+    let unknown = portcullis_kube::schema::unknown_fields(resource.kind, object);
     if unknown.is_empty() || mode == "Ignore" {
         return Ok(Vec::new());
     }
@@ -483,9 +414,10 @@ fn check_fields(
 
 fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for warning in warnings {
-        if let Ok(value) =
-            HeaderValue::from_str(&format!("299 - \"{}\"", warning.replace('"', "'")))
-        {
+        if let Ok(value) = HeaderValue::from_str(&format!(
+            "299 - \"{}\"",
+            warning.replace('\\', "\\\\").replace('"', "\\\"")
+        )) {
             response.headers_mut().append("warning", value);
         }
     }

@@ -94,7 +94,11 @@ pub fn kubeconfig(spec: &KubeconfigSpec<'_>) -> Value {
 
 /// Renders a kubeconfig value as YAML
 pub fn to_yaml(value: &Value) -> Result<String, KubeconfigError> {
-    serde_saphyr::to_string(value).map_err(|e| KubeconfigError::Render(e.to_string()))
+    // Plain scalars, as OKE writes them: long OCIDs in folded `>-` blocks parse, but read
+    // oddly to anyone opening the file.
+    let options = serde_saphyr::ser_options! { prefer_block_scalars: false };
+    serde_saphyr::to_string_with_options(value, options)
+        .map_err(|e| KubeconfigError::Render(e.to_string()))
 }
 
 /// Parses a kubeconfig file
@@ -159,6 +163,13 @@ mod tests {
         assert!(yaml.contains("name: cluster-abcdefghijk"), "{yaml}");
         assert!(yaml.contains("client.authentication.k8s.io/v1beta1"));
         assert_eq!(from_yaml(&yaml).unwrap(), value);
+        // Real cluster OCIDs are longer than a folded line; they stay plain scalars.
+        let long = kubeconfig(&spec(
+            "ocid1.cluster.oc1.us-ashburn-1.aaaaaaaa23ocj4erghnzfh4pc2frcp43mxew66gkzgjdwwpvkjfdtfk4rjmy",
+        ));
+        let yaml = to_yaml(&long).unwrap();
+        assert!(!yaml.contains(">-"), "{yaml}");
+        assert_eq!(from_yaml(&yaml).unwrap(), long);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The Kubernetes API each Portcullis cluster serves, without the HTTP: resource types and
 //! discovery, object storage with kube-apiserver's semantics, patches, selectors, protobuf
-//! request bodies, RBAC evaluation, and service-account tokens.
+//! request bodies, field schemas, RBAC evaluation, and service-account tokens.
 
 pub mod defaults;
 pub mod discovery;
@@ -10,6 +10,7 @@ pub mod protobuf;
 pub mod rbac;
 pub mod request_info;
 pub mod resources;
+pub mod schema;
 pub mod selector;
 pub mod service;
 mod status;

@@ -78,6 +78,36 @@ fn with_token(base: &Kubectl, token: &str, file: &Path) -> Kubectl {
     kubectl
 }
 
+/// The token in `oke-kubeconfig-sa-token`, read the way OKE's procedure reads it
+/// (`kubectl get ... -o jsonpath` piped through `base64 --decode`)
+fn secret_token(admin: &Kubectl) -> String {
+    let encoded = admin.ok(&[
+        "-n",
+        "kube-system",
+        "get",
+        "secret",
+        "oke-kubeconfig-sa-token",
+        "-o",
+        "jsonpath={.data.token}",
+    ]);
+    let mut decode = Command::new("base64")
+        .arg("--decode")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        decode
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(encoded.as_bytes())
+            .unwrap();
+    }
+    String::from_utf8(decode.wait_with_output().unwrap().stdout).unwrap()
+}
+
 fn portcullis(_server: &Server, config: &Path, args: &[&str]) -> Output {
     Command::new(common::binary())
         .arg("--config-file")
@@ -288,6 +318,37 @@ fn kubectl_as_the_admin_through_our_kubeconfig() {
             .is_empty()
     );
 
+    // A typo deep in the pod template is refused under kubectl's default (strict) validation,
+    // and the object is left as it was.
+    let typo = dir.path().join("typo.yaml");
+    std::fs::write(
+        &typo,
+        MANIFEST.replace(
+            "image: nginx:1.27",
+            "image: nginx:1.28\n        imagePullPolcy: Always",
+        ),
+    )
+    .unwrap();
+    let refused = kubectl.fails(&["apply", "-f", typo.to_str().unwrap()]);
+    assert!(
+        refused.contains("strict decoding error")
+            && refused
+                .contains("unknown field \"spec.template.spec.containers[0].imagePullPolcy\""),
+        "{refused}"
+    );
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}"
+        ]),
+        "nginx:1.27"
+    );
+
     let deleted = kubectl.ok(&["delete", "-f", manifest.to_str().unwrap()]);
     for line in [
         "namespace \"shop\" deleted",
@@ -317,7 +378,7 @@ fn kubectl_as_the_admin_through_our_kubeconfig() {
 
 #[test]
 fn oke_service_account_procedure_and_token_requests() {
-    let server = common::server();
+    let mut server = common::server();
     let dir = tempfile::tempdir().unwrap();
     let cluster = common::create_cluster(&server, "ci");
     let admin = kubeconfig_for(&server, &server.config_file(), &cluster, dir.path());
@@ -353,33 +414,7 @@ fn oke_service_account_procedure_and_token_requests() {
     for key in ["ca.crt", "namespace", "token"] {
         assert!(described.contains(key), "{described}");
     }
-    let encoded = admin.ok(&[
-        "-n",
-        "kube-system",
-        "get",
-        "secret",
-        "oke-kubeconfig-sa-token",
-        "-o",
-        "jsonpath={.data.token}",
-    ]);
-    let token = String::from_utf8(
-        Command::new("base64")
-            .arg("--decode")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .map(|mut c| {
-                use std::io::Write as _;
-                c.stdin
-                    .take()
-                    .unwrap()
-                    .write_all(encoded.as_bytes())
-                    .unwrap();
-                c.wait_with_output().unwrap().stdout
-            })
-            .unwrap(),
-    )
-    .unwrap();
+    let token = secret_token(&admin);
     let sa = with_token(&admin, &token, &dir.path().join("sa-kubeconfig"));
     sa.ok(&["get", "pods", "-n", "kube-system"]);
     let whoami = sa.ok(&["auth", "whoami"]);
@@ -437,6 +472,48 @@ fn oke_service_account_procedure_and_token_requests() {
     ]);
     let gone = holder.fails(&["get", "pods", "-n", "kube-system"]);
     assert!(gone.contains("Unauthorized"), "{gone}");
+
+    // Bound tokens expire. The account comes back (the ClusterRoleBinding names it), a
+    // non-expiring Secret token is kept for later, and a ten-minute token is issued; then the
+    // server restarts with its clock eleven minutes ahead (faketime).
+    admin.ok(&[
+        "-n",
+        "kube-system",
+        "create",
+        "serviceaccount",
+        "kubeconfig-sa",
+    ]);
+    admin.ok(&["apply", "-f", secret.to_str().unwrap()]);
+    let lasting = secret_token(&admin);
+    let ten_minutes = admin.ok(&[
+        "create",
+        "token",
+        "kubeconfig-sa",
+        "-n",
+        "kube-system",
+        "--duration=10m",
+    ]);
+    let expiring = with_token(
+        &admin,
+        ten_minutes.trim(),
+        &dir.path().join("expiring-kubeconfig"),
+    );
+    expiring.ok(&["get", "pods", "-n", "kube-system"]);
+    let keeper = with_token(&admin, &lasting, &dir.path().join("lasting-kubeconfig"));
+    keeper.ok(&["get", "pods", "-n", "kube-system"]);
+    server.restart_under(&["faketime", "-f", "+11m"]);
+    let expired = expiring.fails(&["get", "pods", "-n", "kube-system"]);
+    // kubectl words a 401 during discovery as "the server has asked for the client to provide
+    // credentials"; both mean Unauthorized.
+    assert!(
+        expired.contains("Unauthorized") || expired.contains("provide credentials"),
+        "{expired}"
+    );
+    // The Secret token still works, and a token issued now works: it is the expiry.
+    keeper.ok(&["get", "pods", "-n", "kube-system"]);
+    let fresh = keeper.ok(&["create", "token", "kubeconfig-sa", "-n", "kube-system"]);
+    let renewed = with_token(&admin, fresh.trim(), &dir.path().join("renewed-kubeconfig"));
+    renewed.ok(&["get", "pods", "-n", "kube-system"]);
 }
 
 #[test]

@@ -565,6 +565,7 @@ async fn servers_sharing_etcd_follow_each_others_policy_changes() {
     let options = portcullis_testing::ServerOptions {
         etcd: Some((etcd.endpoint().to_owned(), prefix)),
         args: Vec::new(),
+        wrapper: Vec::new(),
     };
     let first = portcullis_testing::Server::start(common::binary(), options.clone());
     let second = portcullis_testing::Server::start(common::binary(), options);
@@ -675,6 +676,7 @@ async fn serves_an_operator_supplied_certificate() {
                 "--tls-key".into(),
                 key.display().to_string(),
             ],
+            wrapper: Vec::new(),
         },
     );
     assert!(

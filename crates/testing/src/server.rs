@@ -21,6 +21,8 @@ pub struct ServerOptions {
     pub etcd: Option<(String, String)>,
     /// Extra arguments
     pub args: Vec<String>,
+    /// A command to run the server under, such as `faketime -f +11m`
+    pub wrapper: Vec<String>,
 }
 
 /// A running `portcullis serve`
@@ -63,13 +65,26 @@ impl Server {
         let log_err = log
             .try_clone()
             .unwrap_or_else(|e| failed(&format!("log file: {e}")));
-        let mut command = Command::new(&self.binary);
+        let mut command = match self.options.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&self.binary);
+                c
+            }
+            None => Command::new(&self.binary),
+        };
+        // A restart keeps the port: cluster endpoints and token issuers are URLs that include it.
+        let port = self
+            .endpoint
+            .rsplit_once(':')
+            .map_or("0", |(_, port)| port)
+            .to_owned();
         command
             .arg("serve")
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--port")
-            .arg("0")
+            .arg(&port)
             .arg("--ready-file")
             .arg(&ready)
             .args(&self.options.args)
@@ -204,6 +219,12 @@ impl Server {
     pub fn restart(&mut self) {
         self.kill();
         self.launch();
+    }
+
+    /// Restarts the server under a wrapper command (`faketime -f +11m` moves its clock)
+    pub fn restart_under(&mut self, wrapper: &[&str]) {
+        self.options.wrapper = wrapper.iter().map(|w| (*w).to_owned()).collect();
+        self.restart();
     }
 
     /// Whether the process is still running

@@ -32,6 +32,7 @@ pub(crate) fn etcd_server(test: &str) -> Server {
                 format!("/{}", portcullis_testing::unique_prefix(test)),
             )),
             args: Vec::new(),
+            wrapper: Vec::new(),
         },
     )
 }
