@@ -537,10 +537,19 @@ impl ContainerEngine {
             resource_type: "cluster".to_owned(),
             compartment_id: cluster.compartment_id.clone(),
             attributes: Default::default(),
+            // Dynamic-group rules name defined tags as `tag.<namespace>.<key>.value`.
             tags: cluster
-                .freeform_tags
+                .defined_tags
                 .iter()
-                .map(|(k, v)| (format!("freeform.{k}"), v.clone()))
+                .flat_map(|(namespace, keys)| {
+                    keys.iter().map(move |(key, value)| {
+                        let value = match value {
+                            serde_json::Value::String(text) => text.clone(),
+                            other => other.to_string(),
+                        };
+                        (format!("{namespace}.{key}"), value)
+                    })
+                })
                 .collect(),
         })
     }
@@ -606,5 +615,54 @@ impl ContainerEngine {
             }
         }
         Ok(principal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_iam::dynamic_group::MatchingRule;
+
+    fn cluster(compartment: &str) -> Cluster {
+        serde_json::from_value(serde_json::json!({
+            "id": "ocid1.cluster.oc1.us-ashburn-1.aaaaaaaaexample",
+            "name": "dev",
+            "compartmentId": compartment,
+            "kubernetesVersion": "v1.32.1",
+            "definedTags": {"Operations": {"CostCenter": "42", "Tier": "gold"}},
+            "freeformTags": {"team": "blue"},
+            "metadata": {"timeCreated": "2026-11-27T00:00:00Z", "createdByUserId": "u", "createdByWorkRequestId": "w"},
+            "lifecycleState": "ACTIVE",
+            "endpoints": {"kubernetes": "k", "publicEndpoint": "p"},
+            "imagePolicyConfig": {"isPolicyEnabled": false},
+            "type": "BASIC_CLUSTER"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cluster_is_a_resource_principal_dynamic_groups_can_name() {
+        let Principal::Resource(principal) =
+            ContainerEngine::cluster_principal(&cluster("ocid1.compartment.oc1..c1"))
+        else {
+            panic!("a cluster acts as a resource principal");
+        };
+        let by_compartment = MatchingRule::parse(
+            "ALL {resource.type = 'cluster', resource.compartment.id = 'ocid1.compartment.oc1..c1'}",
+        )
+        .unwrap();
+        assert!(by_compartment.matches(&principal));
+        let by_id =
+            MatchingRule::parse("resource.id = 'ocid1.cluster.oc1.us-ashburn-1.aaaaaaaaexample'")
+                .unwrap();
+        assert!(by_id.matches(&principal));
+        let by_tag = MatchingRule::parse("tag.Operations.Tier.value = 'gold'").unwrap();
+        assert!(by_tag.matches(&principal));
+        let Principal::Resource(elsewhere) =
+            ContainerEngine::cluster_principal(&cluster("ocid1.compartment.oc1..c2"))
+        else {
+            panic!("a cluster acts as a resource principal");
+        };
+        assert!(!by_compartment.matches(&elsewhere));
     }
 }

@@ -39,7 +39,7 @@ pub struct ResourcePrincipal {
     /// Extra `request.principal.<name>` attributes, e.g. a workload's `namespace`,
     /// `service_account` and `cluster_id`
     pub attributes: BTreeMap<String, String>,
-    /// Freeform tags as `<namespace>.<key>` → value, for `tag.<ns>.<key>.value` rules
+    /// Defined tags as `<namespace>.<key>` → value, for `tag.<ns>.<key>.value` rules
     pub tags: BTreeMap<String, String>,
 }
 
