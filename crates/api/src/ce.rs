@@ -36,6 +36,15 @@ pub(crate) fn routes() -> Router<AppState> {
             "/20180222/clusters/{id}/kubeconfig/content",
             post(kubeconfig),
         )
+        .route("/20180222/clusters/{id}/actions/attach", post(attach))
+        .route(
+            "/20180222/clusters/{id}/actions/whoCan",
+            post(crate::who_can::who_can),
+        )
+        .route(
+            "/20180222/clusters/{id}/actions/auditRbac",
+            post(crate::who_can::audit),
+        )
         .route("/20180222/workRequests", get(list_work_requests))
         .route("/20180222/workRequests/{id}", get(get_work_request))
 }
@@ -112,6 +121,12 @@ async fn kubeconfig(State(state): State<AppState>, params: Params, signed: Signe
         .kubeconfig(&signed.principal, &id, details)
         .await?;
     Ok(OciResponse::text("application/x-yaml", yaml))
+}
+
+/// Mints the webhook credential of an attached cluster (a Portcullis extension)
+async fn attach(State(state): State<AppState>, params: Params, signed: Signed) -> Reply {
+    let id = params.ocid(0, "clusterId")?;
+    OciResponse::ok(&state.containerengine.attach(&signed.principal, &id).await?)
 }
 
 async fn get_work_request(State(state): State<AppState>, params: Params, signed: Signed) -> Reply {

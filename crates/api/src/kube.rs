@@ -14,22 +14,19 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use portcullis_containerengine::model::Cluster;
-use portcullis_iam::{Principal, Variables};
+use portcullis_iam::Principal;
 use portcullis_kube::request_info::{self, RequestInfo, ResourcePath, Target};
 use portcullis_kube::resources::{self, ResourceType};
 use portcullis_kube::selector::{FieldSelector, LabelSelector};
-use portcullis_kube::{KubeError, KubeUser, ListOptions, discovery, patch, protobuf, rbac, tokens};
+use portcullis_kube::{KubeError, KubeUser, ListOptions, discovery, patch, protobuf, tokens};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::kube_error;
+use crate::kube_authz;
 
 /// Kubernetes request bodies larger than this are refused (kube-apiserver's limit is 3 MiB)
 pub(crate) const MAX_KUBE_BODY: usize = 3 * 1024 * 1024;
-
-/// OKE's suffix on authorization denials (`oci-reference.md` §2.2)
-const OKE_DENIAL: &str =
-    "Authorization failed: Access denied - user not permitted by OCI policy or RBAC rules";
 
 fn json_response(status: StatusCode, value: &Value) -> Response {
     (status, axum::Json(value)).into_response()
@@ -57,6 +54,7 @@ pub(crate) async fn authenticate(
             username: user.id.clone(),
             uid: user.id.clone(),
             groups,
+            extra: Default::default(),
             principal: Some(principal),
         });
     }
@@ -81,119 +79,6 @@ fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
     form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .into_owned()
         .collect()
-}
-
-/// The RBAC objects of a cluster, as a snapshot
-async fn rbac_snapshot(state: &AppState, cluster: &str) -> Result<rbac::RbacSnapshot, KubeError> {
-    let group = "rbac.authorization.k8s.io";
-    let mut lists = Vec::new();
-    for resource in [
-        "roles",
-        "clusterroles",
-        "rolebindings",
-        "clusterrolebindings",
-    ] {
-        let rt = resources::find(group, "v1", resource)
-            .ok_or_else(|| KubeError::Internal("RBAC types missing".into()))?;
-        let (items, _) = state
-            .kube
-            .list(cluster, rt, None, &ListOptions::default())
-            .await?;
-        lists.push(items);
-    }
-    let empty = Vec::new();
-    Ok(rbac::RbacSnapshot::new(
-        lists.first().unwrap_or(&empty),
-        lists.get(1).unwrap_or(&empty),
-        lists.get(2).unwrap_or(&empty),
-        lists.get(3).unwrap_or(&empty),
-    ))
-}
-
-/// The attributes authorization sees for a request
-fn attributes<'a>(user: &'a KubeUser, info: &'a RequestInfo) -> rbac::Attributes<'a> {
-    match &info.target {
-        Target::Resource(r) => rbac::Attributes {
-            user: &user.username,
-            groups: &user.groups,
-            verb: &info.verb,
-            namespace: r.namespace.as_deref(),
-            api_group: &r.group,
-            resource: &r.resource,
-            subresource: r.subresource.as_deref(),
-            name: r.name.as_deref(),
-            path: None,
-        },
-        Target::NonResource(path) => rbac::Attributes {
-            user: &user.username,
-            groups: &user.groups,
-            verb: &info.verb,
-            namespace: None,
-            api_group: "",
-            resource: "",
-            subresource: None,
-            name: None,
-            path: Some(path),
-        },
-    }
-}
-
-/// IAM first, then RBAC (`oci-reference.md` §2.2); `Some(reason)` allows
-pub(crate) async fn decide(
-    state: &AppState,
-    cluster: &Cluster,
-    user: &KubeUser,
-    attrs: &rbac::Attributes<'_>,
-) -> Result<Option<String>, KubeError> {
-    if let Some(principal) = &user.principal {
-        let variables = Variables::new().with("target.cluster.id", cluster.id.as_str());
-        if state.identity.allows(
-            principal,
-            "AdministerK8s",
-            &cluster.compartment_id,
-            &variables,
-        ) {
-            return Ok(Some(
-                "IAM: allowed by a policy granting manage clusters".into(),
-            ));
-        }
-    }
-    let snapshot = rbac_snapshot(state, &cluster.id).await?;
-    Ok(snapshot.authorize(attrs))
-}
-
-fn forbidden(user: &KubeUser, info: &RequestInfo) -> KubeError {
-    let message = match &info.target {
-        Target::Resource(r) => {
-            let qualified = if r.group.is_empty() {
-                r.resource.clone()
-            } else {
-                format!("{}.{}", r.resource, r.group)
-            };
-            let name = r
-                .name
-                .as_ref()
-                .map(|n| format!(" \"{n}\""))
-                .unwrap_or_default();
-            let combined = match &r.subresource {
-                Some(sub) => format!("{}/{sub}", r.resource),
-                None => r.resource.clone(),
-            };
-            let scope = match &r.namespace {
-                Some(ns) => format!("in the namespace \"{ns}\""),
-                None => "at the cluster scope".to_owned(),
-            };
-            format!(
-                "{qualified}{name} is forbidden: User \"{}\" cannot {} resource \"{combined}\" in API group \"{}\" {scope}: {OKE_DENIAL}",
-                user.username, info.verb, r.group
-            )
-        }
-        Target::NonResource(path) => format!(
-            "forbidden: User \"{}\" cannot {} path \"{path}\": {OKE_DENIAL}",
-            user.username, info.verb
-        ),
-    };
-    KubeError::Forbidden(message)
 }
 
 /// The cluster endpoint
@@ -240,15 +125,19 @@ async fn serve(
     let path = format!("/{rest}");
     let info = request_info::parse(parts.method.as_str(), &path, &query)
         .map_err(|e| KubeError::BadRequest(e.to_string()))?;
-    let attrs = attributes(&user, &info);
-    match decide(state, &cluster, &user, &attrs).await? {
-        Some(reason) => {
+    let user = kube_authz::impersonate(state, &cluster, user, &parts.headers).await?;
+    let attrs = kube_authz::attributes(&user, &info);
+    match kube_authz::decide(state, &cluster, user.principal.as_ref(), &attrs).await? {
+        Ok(reason) => {
             tracing::debug!(target: "portcullis::audit", cluster = %cluster.id, user = %user.username, verb = %info.verb, reason = %reason, "kubernetes request allowed");
         }
-        None => {
-            let error = forbidden(&user, &info);
-            tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, user = %user.username, verb = %info.verb, path = %path, reason = "no IAM policy or RBAC rule allows it", "kubernetes request denied");
-            return Err(error);
+        Err(rbac_reason) => {
+            tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, user = %user.username, verb = %info.verb, path = %path, reason = "no IAM policy or RBAC rule allows it", rbac = %rbac_reason, "kubernetes request denied");
+            return Err(kube_authz::forbidden(
+                &user.username,
+                &info.verb,
+                &attrs.target,
+            ));
         }
     }
     let body = axum::body::to_bytes(body, MAX_KUBE_BODY)
@@ -485,7 +374,7 @@ async fn resource_request(
     };
     let kube = &context.state.kube;
     if !resource.stored {
-        return review(context, resource).await;
+        return review(context, resource, namespace).await;
     }
     if let Some(sub) = &path.subresource {
         return match (resource.resource, sub.as_str(), context.method) {
@@ -530,6 +419,7 @@ async fn resource_request(
         ("create", None) => {
             let object = decode_object(context)?;
             let warnings = check_fields(context, resource, &object)?;
+            confirm_rbac_write(context, resource, namespace, "", &object, None).await?;
             let issuer = context.state.containerengine.server_url(cluster);
             let created = kube
                 .create(
@@ -549,6 +439,11 @@ async fn resource_request(
         ("update", Some(name)) => {
             let object = decode_object(context)?;
             let warnings = check_fields(context, resource, &object)?;
+            if resource.group == portcullis_rbac::RBAC_GROUP {
+                let current = kube.get(cluster, resource, namespace, name).await?;
+                confirm_rbac_write(context, resource, namespace, name, &object, Some(&current))
+                    .await?;
+            }
             let updated = kube
                 .update(cluster, resource, namespace, name, object)
                 .await?;
@@ -579,6 +474,8 @@ async fn resource_request(
                 other => KubeError::BadRequest(other.to_string()),
             })?;
             let warnings = check_fields(context, resource, &patched)?;
+            confirm_rbac_write(context, resource, namespace, name, &patched, Some(&current))
+                .await?;
             // A patch applies to what was read: keep its resourceVersion unless the patch set
             // one, so a concurrent write makes this a conflict rather than a lost update.
             let updated = kube
@@ -624,8 +521,37 @@ async fn resource_request(
     }
 }
 
+/// Escalation prevention for writes of RBAC objects; other kinds pass
+async fn confirm_rbac_write(
+    context: &Context<'_>,
+    resource: &ResourceType,
+    namespace: Option<&str>,
+    request_name: &str,
+    object: &Value,
+    previous: Option<&Value>,
+) -> Result<(), KubeError> {
+    if resource.group != portcullis_rbac::RBAC_GROUP {
+        return Ok(());
+    }
+    kube_authz::confirm_rbac_write(
+        context.state,
+        context.cluster,
+        context.user,
+        resource.kind,
+        namespace,
+        request_name,
+        object,
+        previous,
+    )
+    .await
+}
+
 /// Create-only review kinds: answered, not stored
-async fn review(context: &Context<'_>, resource: &ResourceType) -> Result<Response, KubeError> {
+async fn review(
+    context: &Context<'_>,
+    resource: &ResourceType,
+    namespace: Option<&str>,
+) -> Result<Response, KubeError> {
     if context.method != Method::POST {
         return Err(KubeError::MethodNotAllowed(
             "the server does not allow this method on the requested resource".into(),
@@ -638,57 +564,21 @@ async fn review(context: &Context<'_>, resource: &ResourceType) -> Result<Respon
         "SelfSubjectReview" => {
             json!({"userInfo": {"username": user.username, "uid": user.uid, "groups": user.groups}})
         }
-        "SelfSubjectAccessReview" => {
-            let attributes = request.pointer("/spec/resourceAttributes");
-            let non_resource = request.pointer("/spec/nonResourceAttributes");
-            let text = |v: Option<&Value>, key: &str| {
-                v.and_then(|a| a.get(key))
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned()
-            };
-            let (verb, namespace, group, resource_name, subresource, name, path) = match (
-                attributes,
-                non_resource,
-            ) {
-                (Some(a), _) => (
-                    text(Some(a), "verb"),
-                    text(Some(a), "namespace"),
-                    text(Some(a), "group"),
-                    text(Some(a), "resource"),
-                    text(Some(a), "subresource"),
-                    text(Some(a), "name"),
-                    None,
-                ),
-                (None, Some(n)) => (
-                    text(Some(n), "verb"),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    Some(text(Some(n), "path")),
-                ),
-                (None, None) => return Err(KubeError::BadRequest(
-                    "exactly one of nonResourceAttributes or resourceAttributes must be specified"
-                        .into(),
-                )),
-            };
-            let attrs = rbac::Attributes {
-                user: &user.username,
-                groups: &user.groups,
-                verb: &verb,
-                namespace: (!namespace.is_empty()).then_some(namespace.as_str()),
-                api_group: &group,
-                resource: &resource_name,
-                subresource: (!subresource.is_empty()).then_some(subresource.as_str()),
-                name: (!name.is_empty()).then_some(name.as_str()),
-                path: path.as_deref(),
-            };
-            match decide(context.state, context.cluster, user, &attrs).await? {
-                Some(reason) => json!({"allowed": true, "reason": reason}),
-                None => json!({"allowed": false}),
-            }
+        "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview" => {
+            let local =
+                (resource.kind == "LocalSubjectAccessReview").then(|| namespace.unwrap_or(""));
+            kube_authz::access_review(
+                context.state,
+                context.cluster,
+                user,
+                resource.kind,
+                local,
+                &request,
+            )
+            .await?
+        }
+        "SelfSubjectRulesReview" => {
+            kube_authz::rules_review(context.state, context.cluster, user, &request).await?
         }
         other => {
             return Err(KubeError::MethodNotAllowed(format!(

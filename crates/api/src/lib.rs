@@ -20,10 +20,12 @@ mod ce;
 pub mod error;
 mod identity;
 mod kube;
+mod kube_authz;
 pub mod request;
 pub mod server;
 pub mod tls;
 mod webhooks;
+mod who_can;
 
 pub use error::{ApiError, kube_error, kube_status};
 
@@ -87,6 +89,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/clusters/{cluster_id}/webhooks/authenticate",
             axum::routing::post(webhooks::authenticate),
+        )
+        .route(
+            "/clusters/{cluster_id}/webhooks/authorize",
+            axum::routing::post(webhooks::authorize),
         )
         .route(
             "/clusters/{cluster_id}/{*rest}",

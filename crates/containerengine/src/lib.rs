@@ -16,6 +16,7 @@ use portcullis_identity::{
 };
 use portcullis_store::{Store, Txn};
 
+pub mod attachment;
 pub mod kubeconfig;
 pub mod model;
 pub mod token;

@@ -279,6 +279,36 @@ impl IdentityService {
             .is_allowed()
     }
 
+    /// The text of the statement that grants `operation`, if one does; quiet like
+    /// [`IdentityService::allows`], for callers that explain their decisions
+    pub fn allowing_statement(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        compartment_id: &str,
+        variables: &Variables,
+    ) -> Option<String> {
+        let (operation, permissions) = operation_permissions(operation)?;
+        let key = region_key(&self.region);
+        let decision = self.authorizer().authorize(
+            &Request::new(principal, &permissions, compartment_id)
+                .operation(operation)
+                .variables(variables)
+                .region(&key),
+        );
+        if !decision.is_allowed() {
+            return None;
+        }
+        Some(
+            decision
+                .grants()
+                .first()
+                .and_then(|g| g.statements.first())
+                .map(|s| s.text.to_string())
+                .unwrap_or_default(),
+        )
+    }
+
     /// [`IdentityService::authorize`] for an explicit permission set
     pub fn authorize_permissions(
         &self,
@@ -383,6 +413,27 @@ impl IdentityService {
             group_ids,
             mfa_verified: false,
         })))
+    }
+
+    /// Every active user with their groups, and every group as `(id, name)`: for questions
+    /// about who holds access (`ce cluster who-can`), asked after the caller was authorized
+    pub async fn everyone(&self) -> IdentityResult<(Vec<UserPrincipal>, Vec<(String, String)>)> {
+        let mut users = Vec::new();
+        for entry in self.store.list_all(keys::USERS).await? {
+            let user: model::User = decode(&entry.value)?;
+            if user.lifecycle_state != model::LifecycleState::Active {
+                continue;
+            }
+            if let Some(Principal::User(principal)) = self.user_principal(&user.id).await? {
+                users.push(principal);
+            }
+        }
+        let mut groups = Vec::new();
+        for entry in self.store.list_all(keys::GROUPS).await? {
+            let group: model::Group = decode(&entry.value)?;
+            groups.push((group.id, group.name));
+        }
+        Ok((users, groups))
     }
 
     /// Finds a user by name (for `<tenancy>/<user name>` registry logins)

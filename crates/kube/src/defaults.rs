@@ -1,114 +1,64 @@
-//! The default ClusterRoles and ClusterRoleBindings every cluster starts with.
+//! The default ClusterRoles and ClusterRoleBindings every cluster starts with: Kubernetes
+//! 1.32's, from [`portcullis_rbac::bootstrap`], with the aggregated roles already filled.
 
+use portcullis_rbac::model::Role;
 use serde_json::{Value, json};
 
-fn role(name: &str, rules: Value) -> Value {
-    json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-        "metadata": {
-            "name": name, "uid": crate::objects::new_uid(), "creationTimestamp": crate::objects::now_rfc3339(),
-            "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
-            "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}
-        },
-        "rules": rules
-    })
+use crate::KubeError;
+
+fn stamped(mut object: Value) -> Value {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("uid".into(), Value::String(crate::objects::new_uid()));
+        meta.insert(
+            "creationTimestamp".into(),
+            Value::String(crate::objects::now_rfc3339()),
+        );
+    }
+    object
 }
 
-fn binding(name: &str, role: &str, groups: &[&str]) -> Value {
-    let subjects: Vec<Value> = groups
-        .iter()
-        .map(|g| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g}))
-        .collect();
-    json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-        "metadata": {
-            "name": name, "uid": crate::objects::new_uid(), "creationTimestamp": crate::objects::now_rfc3339(),
-            "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
-            "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}
-        },
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": subjects
-    })
+fn internal(error: impl std::fmt::Display) -> KubeError {
+    KubeError::Internal(error.to_string())
 }
 
-const READ: [&str; 3] = ["get", "list", "watch"];
-const WRITE: [&str; 6] = [
-    "create",
-    "delete",
-    "deletecollection",
-    "patch",
-    "update",
-    "get",
-];
-
-/// The default ClusterRoles
-pub fn cluster_roles() -> Vec<Value> {
-    let workloads = json!(["deployments", "replicasets", "statefulsets", "daemonsets"]);
-    let view = json!([
-        {"apiGroups": [""], "resources": ["configmaps", "pods", "serviceaccounts", "namespaces"], "verbs": READ},
-        {"apiGroups": ["apps"], "resources": workloads, "verbs": READ},
-        {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": READ}
-    ]);
-    let mut edit = view.as_array().cloned().unwrap_or_default();
-    edit.extend([
-        json!({"apiGroups": [""], "resources": ["configmaps", "pods", "secrets", "serviceaccounts"], "verbs": WRITE}),
-        json!({"apiGroups": [""], "resources": ["secrets"], "verbs": READ}),
-        json!({"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}),
-        json!({"apiGroups": ["apps"], "resources": workloads, "verbs": WRITE}),
-        json!({"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": WRITE}),
-    ]);
-    let mut admin = edit.clone();
-    admin.extend([
-        json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]}),
-        json!({"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}),
-    ]);
-    vec![
-        role(
-            "cluster-admin",
-            json!([
-                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-                {"nonResourceURLs": ["*"], "verbs": ["*"]}
-            ]),
-        ),
-        role("admin", Value::Array(admin)),
-        role("edit", Value::Array(edit)),
-        role("view", view),
-        role(
-            "system:discovery",
-            json!([{"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
-        ),
-        role(
-            "system:basic-user",
-            json!([
-                {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
-                {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]}
-            ]),
-        ),
-        role(
-            "system:public-info-viewer",
-            json!([{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
-        ),
-    ]
+/// The default ClusterRoles as objects to store, `admin`, `edit` and `view` aggregated
+pub fn cluster_roles() -> Result<Vec<Value>, KubeError> {
+    let mut objects = portcullis_rbac::bootstrap::cluster_role_objects().map_err(internal)?;
+    let roles: Vec<Role> = objects.iter().filter_map(Role::from_value).collect();
+    for (name, rules) in portcullis_rbac::aggregation::aggregate(&roles) {
+        if let Some(object) = objects
+            .iter_mut()
+            .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some(&name))
+            && let Some(map) = object.as_object_mut()
+        {
+            map.insert("rules".into(), json!(rules));
+        }
+    }
+    Ok(objects.into_iter().map(stamped).collect())
 }
 
-/// The default ClusterRoleBindings
-pub fn cluster_role_bindings() -> Vec<Value> {
-    vec![
-        binding("cluster-admin", "cluster-admin", &["system:masters"]),
-        binding(
-            "system:discovery",
-            "system:discovery",
-            &["system:authenticated"],
-        ),
-        binding(
-            "system:basic-user",
-            "system:basic-user",
-            &["system:authenticated"],
-        ),
-        binding(
-            "system:public-info-viewer",
-            "system:public-info-viewer",
-            &["system:authenticated", "system:unauthenticated"],
-        ),
-    ]
+/// The default ClusterRoleBindings as objects to store
+pub fn cluster_role_bindings() -> Result<Vec<Value>, KubeError> {
+    Ok(portcullis_rbac::bootstrap::cluster_role_binding_objects()
+        .map_err(internal)?
+        .into_iter()
+        .map(stamped)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregated_defaults_are_filled() {
+        let roles = cluster_roles().unwrap();
+        let view = roles
+            .iter()
+            .find(|r| r["metadata"]["name"] == "view")
+            .unwrap();
+        assert!(!view["rules"].as_array().unwrap().is_empty());
+        assert!(view["metadata"]["uid"].is_string());
+        assert!(!cluster_role_bindings().unwrap().is_empty());
+    }
 }

@@ -1,13 +1,13 @@
 //! The Kubernetes API each Portcullis cluster serves, without the HTTP: resource types and
 //! discovery, object storage with kube-apiserver's semantics, patches, selectors, protobuf
-//! request bodies, field schemas, RBAC evaluation, and service-account tokens.
+//! request bodies, field schemas, RBAC caching and aggregation, and service-account tokens.
 
+pub mod access;
 pub mod defaults;
 pub mod discovery;
 pub mod objects;
 pub mod patch;
 pub mod protobuf;
-pub mod rbac;
 pub mod request_info;
 pub mod resources;
 pub mod schema;
@@ -28,6 +28,8 @@ pub struct KubeUser {
     pub uid: String,
     /// Groups: IAM group OCIDs or `system:serviceaccounts...`, plus `system:authenticated`
     pub groups: Vec<String>,
+    /// Extra attributes (impersonated `Impersonate-Extra-*` values)
+    pub extra: std::collections::BTreeMap<String, Vec<String>>,
     /// The IAM principal behind it, for IAM users
     pub principal: Option<portcullis_iam::Principal>,
 }

@@ -212,7 +212,7 @@ pub fn prepare_create(
     {
         meta.insert("generation".into(), json!(1));
     }
-    apply_kind_rules(resource, &name, object)?;
+    apply_kind_rules(resource, &name, object, None)?;
     Ok(name)
 }
 
@@ -261,13 +261,14 @@ pub fn prepare_update(
             meta.insert("generation".into(), json!(next));
         }
     }
-    apply_kind_rules(resource, name, object)
+    apply_kind_rules(resource, name, object, Some(current))
 }
 
 fn apply_kind_rules(
     resource: &ResourceType,
     name: &str,
     object: &mut Value,
+    previous: Option<&Value>,
 ) -> Result<(), KubeError> {
     match (resource.group, resource.kind) {
         ("", "Secret") => secret_rules(resource, name, object),
@@ -283,17 +284,30 @@ fn apply_kind_rules(
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
             workload_rules(resource, name, object, "spec.template")
         }
-        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
-            if object.get("roleRef").is_none() {
-                return Err(KubeError::invalid(
-                    resource,
-                    name,
-                    "roleRef",
-                    "FieldValueRequired",
-                    "Required value",
-                ));
+        ("rbac.authorization.k8s.io", kind) => {
+            use portcullis_rbac::validation;
+            let errors = match kind {
+                "Role" => validation::validate_role(object, true),
+                "ClusterRole" => validation::validate_role(object, false),
+                "RoleBinding" => validation::validate_binding(object, true, previous),
+                "ClusterRoleBinding" => validation::validate_binding(object, false, previous),
+                _ => Vec::new(),
+            };
+            if errors.is_empty() {
+                return Ok(());
             }
-            Ok(())
+            Err(KubeError::Invalid {
+                kind: format!("{}.{}", resource.kind, resource.group),
+                name: name.to_owned(),
+                causes: errors
+                    .into_iter()
+                    .map(|e| crate::Cause {
+                        reason: e.kind.reason(),
+                        field: e.field,
+                        message: e.message,
+                    })
+                    .collect(),
+            })
         }
         _ => Ok(()),
     }

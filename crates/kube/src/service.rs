@@ -40,6 +40,7 @@ pub struct KubeService {
     root: RootKey,
     keys: Mutex<HashMap<String, Arc<SigningKey>>>,
     bootstrapped: Mutex<std::collections::HashSet<String>>,
+    pub(crate) rbac: crate::access::RbacCache,
 }
 
 impl std::fmt::Debug for KubeService {
@@ -100,7 +101,7 @@ pub fn from_entry(entry: &Entry) -> Result<Value, KubeError> {
     Ok(object)
 }
 
-fn encode(object: &Value) -> Result<Vec<u8>, KubeError> {
+pub(crate) fn encode(object: &Value) -> Result<Vec<u8>, KubeError> {
     let mut stored = object.clone();
     if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("resourceVersion");
@@ -134,7 +135,7 @@ fn namespaces() -> &'static ResourceType {
     &NAMESPACES
 }
 
-fn lookup(group: &str, resource: &str) -> &'static ResourceType {
+pub(crate) fn lookup(group: &str, resource: &str) -> &'static ResourceType {
     resources::find(group, "v1", resource).unwrap_or(namespaces())
 }
 
@@ -155,6 +156,7 @@ impl KubeService {
             root,
             keys: Mutex::new(HashMap::new()),
             bootstrapped: Mutex::new(std::collections::HashSet::new()),
+            rbac: crate::access::RbacCache::default(),
         }
     }
 
@@ -175,6 +177,15 @@ impl KubeService {
         }
         let marker = format!("k8s/{cluster}/bootstrapped");
         if self.store.get(&marker).await?.is_some() {
+            // First use since this server started: bring the default roles up to date, as
+            // kube-apiserver does on start.
+            match self.reconcile_defaults(cluster).await {
+                Ok(0) => {}
+                Ok(written) => tracing::info!(cluster, written, "reconciled default RBAC objects"),
+                Err(error) => {
+                    tracing::warn!(cluster, %error, "reconciling default RBAC objects failed")
+                }
+            }
             self.remember_bootstrapped(cluster);
             return Ok(());
         }
@@ -199,7 +210,7 @@ impl KubeService {
                 encode(&account)?,
             );
         }
-        for role in crate::defaults::cluster_roles() {
+        for role in crate::defaults::cluster_roles()? {
             let name = role
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
@@ -214,7 +225,7 @@ impl KubeService {
                 encode(&role)?,
             );
         }
-        for binding in crate::defaults::cluster_role_bindings() {
+        for binding in crate::defaults::cluster_role_bindings()? {
             let name = binding
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
@@ -364,7 +375,10 @@ impl KubeService {
             txn = txn.put(k, v);
         }
         match self.store.commit(txn).await {
-            Ok(revision) => Ok(with_version(object, revision)),
+            Ok(revision) => {
+                self.rbac_written(cluster, resource).await;
+                Ok(with_version(object, revision))
+            }
             Err(StoreError::Conflict) => {
                 if self.store.get(&key).await?.is_some() {
                     Err(KubeError::already_exists(resource, &name))
@@ -413,7 +427,10 @@ impl KubeService {
             .require_revision(&key, entry.mod_revision)
             .put(&key, encode(&object)?);
         match self.store.commit(txn).await {
-            Ok(revision) => Ok(with_version(object, revision)),
+            Ok(revision) => {
+                self.rbac_written(cluster, resource).await;
+                Ok(with_version(object, revision))
+            }
             Err(StoreError::Conflict) => Err(KubeError::conflict(resource, name)),
             Err(e) => Err(e.into()),
         }
@@ -474,7 +491,10 @@ impl KubeService {
             .require_revision(&key, entry.mod_revision)
             .delete(&key);
         match self.store.commit(txn).await {
-            Ok(_) => Ok(object),
+            Ok(_) => {
+                self.rbac_written(cluster, resource).await;
+                Ok(object)
+            }
             Err(StoreError::Conflict) => Err(KubeError::conflict(resource, name)),
             Err(e) => Err(e.into()),
         }
@@ -514,6 +534,7 @@ impl KubeService {
                 .require_revision(&entry.key, entry.mod_revision)
                 .delete(&entry.key)
                 .delete(object_key(cluster, namespaces(), None, namespace));
+            self.rbac.invalidate(cluster);
             match self.store.commit(txn).await {
                 Ok(_) => finished += 1,
                 Err(StoreError::Conflict) => {}
@@ -565,6 +586,7 @@ impl KubeService {
             }
             self.store.commit(txn).await?;
         }
+        self.rbac.invalidate(cluster);
         self.keys
             .lock()
             .map_err(|_| KubeError::Internal("key cache poisoned".into()))?
@@ -899,6 +921,7 @@ impl KubeService {
                 format!("system:serviceaccounts:{namespace}"),
                 "system:authenticated".to_owned(),
             ],
+            extra: Default::default(),
             principal: None,
         })
     }

@@ -55,7 +55,7 @@ pub enum KubeError {
         name: String,
     },
     /// 422 validation failure
-    #[error("{kind} \"{name}\" is invalid: {}", causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect::<Vec<_>>().join(", "))]
+    #[error("{kind} \"{name}\" is invalid: {}", describe_causes(causes))]
     Invalid {
         /// `Secret` or `Deployment.apps`
         kind: String,
@@ -209,6 +209,18 @@ impl KubeError {
             map.insert("details".into(), details);
         }
         status
+    }
+}
+
+/// Upstream's aggregate of field errors: one alone, several in brackets
+fn describe_causes(causes: &[Cause]) -> String {
+    let listed: Vec<String> = causes
+        .iter()
+        .map(|c| format!("{}: {}", c.field, c.message))
+        .collect();
+    match listed.as_slice() {
+        [one] => one.clone(),
+        _ => format!("[{}]", listed.join(", ")),
     }
 }
 

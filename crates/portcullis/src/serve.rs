@@ -267,6 +267,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         })
     };
+    // Another server sharing the etcd cluster may change RBAC objects: follow its writes.
+    let rbac_follower = tokio::spawn(kube.clone().follow_rbac_changes());
     let app = portcullis_api::app(portcullis_api::AppState {
         identity: identity.clone(),
         containerengine,
@@ -311,6 +313,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     portcullis_api::server::serve_tls(listener, tls_config, app, shutdown_signal()).await;
     watcher.abort();
     finalizer.abort();
+    rbac_follower.abort();
     tracing::info!("stopped");
     Ok(())
 }

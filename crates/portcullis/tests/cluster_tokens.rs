@@ -117,8 +117,48 @@ async fn oci_generated_tokens_are_accepted_and_scoped() {
             .contains("kubernetes request unauthenticated")
     );
 
-    // The TokenReview webhook answers in the version it was asked, with the same identity.
+    // The TokenReview webhook answers in the version it was asked, with the same identity,
+    // to a caller presenting the cluster's webhook credential.
     let admin = server.admin();
+    let credential = |id: String| {
+        let admin = &admin;
+        async move {
+            let reply = admin
+                .send(
+                    "POST",
+                    &format!("/20180222/clusters/{id}/actions/attach"),
+                    None,
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+            reply.body["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let webhook_token = credential(cluster.clone()).await;
+    let other_webhook_token = credential(other.clone()).await;
+    let anonymous = admin
+        .http()
+        .post(format!(
+            "{}/clusters/{cluster}/webhooks/authenticate",
+            server.endpoint()
+        ))
+        .json(&json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let misdirected = admin
+        .http()
+        .post(format!(
+            "{}/clusters/{cluster}/webhooks/authenticate",
+            server.endpoint()
+        ))
+        .bearer_auth(&other_webhook_token)
+        .json(&json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(misdirected.status(), 401);
     for version in ["authentication.k8s.io/v1", "authentication.k8s.io/v1beta1"] {
         let review = admin
             .http()
@@ -126,6 +166,7 @@ async fn oci_generated_tokens_are_accepted_and_scoped() {
                 "{}/clusters/{cluster}/webhooks/authenticate",
                 server.endpoint()
             ))
+            .bearer_auth(&webhook_token)
             .json(&json!({"apiVersion": version, "kind": "TokenReview", "spec": {"token": token}}))
             .send()
             .await
@@ -151,6 +192,7 @@ async fn oci_generated_tokens_are_accepted_and_scoped() {
                 "{}/clusters/{other}/webhooks/authenticate",
                 server.endpoint()
             ))
+            .bearer_auth(&other_webhook_token)
             .json(&json!({"apiVersion": version, "kind": "TokenReview", "spec": {"token": token}}))
             .send()
             .await

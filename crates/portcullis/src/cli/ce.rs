@@ -90,6 +90,53 @@ pub(crate) enum ClusterCommand {
         #[arg(long)]
         cluster_id: String,
     },
+    /// Write what a real kube-apiserver needs to use Portcullis' authentication and
+    /// authorization webhooks (issues a new webhook credential, replacing the previous one)
+    Attach {
+        /// The cluster
+        #[arg(long)]
+        cluster_id: String,
+        /// Directory for the webhook kubeconfigs and a README with the kube-apiserver flags
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List every user, group and service account allowed to do something, with the IAM
+    /// statement or RBAC binding and rule that allows it
+    WhoCan {
+        /// The cluster
+        #[arg(long)]
+        cluster_id: String,
+        /// The verb: get, list, watch, create, update, patch, delete, deletecollection, bind,
+        /// escalate, impersonate, ...
+        verb: String,
+        /// `pods`, `pods/log`, `deployments.apps`, `deployments.apps/scale`, or a
+        /// non-resource URL such as `/healthz`
+        resource: String,
+        /// The namespace (empty: cluster-wide)
+        #[arg(long, short = 'n', default_value = "")]
+        namespace: String,
+        /// One object's name
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Flag risky RBAC grants: wildcards, escalate/bind/impersonate, cluster-wide Secret
+    /// reads, cluster-admin bound to groups or service accounts, bindings to nobody
+    RbacAudit {
+        /// The cluster
+        #[arg(long)]
+        cluster_id: String,
+    },
+}
+
+/// Splits `deployments.apps/scale` into resource, group and subresource
+fn split_resource(text: &str) -> (String, String, String) {
+    let (resource, subresource) = text.split_once('/').unwrap_or((text, ""));
+    let (resource, group) = resource.split_once('.').unwrap_or((resource, ""));
+    (
+        resource.to_owned(),
+        group.to_owned(),
+        subresource.to_owned(),
+    )
 }
 
 /// `ce cluster create`
@@ -361,6 +408,49 @@ pub(crate) async fn run(global: &GlobalOptions, command: CeCommand) -> anyhow::R
                 create_kubeconfig(global, &client, args).await
             }
             ClusterCommand::GenerateToken { .. } => Ok(0),
+            ClusterCommand::Attach { cluster_id, out } => attach(&client, &cluster_id, &out).await,
+            ClusterCommand::WhoCan {
+                cluster_id,
+                verb,
+                resource,
+                namespace,
+                name,
+            } => {
+                let mut body = Map::new();
+                body.insert("verb".into(), json!(verb));
+                if resource.starts_with('/') {
+                    body.insert("nonResourceUrl".into(), json!(resource));
+                } else {
+                    let (resource, group, subresource) = split_resource(&resource);
+                    body.insert("resource".into(), json!(resource));
+                    body.insert("apiGroup".into(), json!(group));
+                    body.insert("subresource".into(), json!(subresource));
+                    body.insert("namespace".into(), json!(namespace));
+                    body.insert("name".into(), json!(name));
+                }
+                let reply = client
+                    .call(
+                        Method::POST,
+                        &format!("/20180222/clusters/{cluster_id}/actions/whoCan"),
+                        &[],
+                        Some(&Value::Object(body)),
+                        None,
+                    )
+                    .await?;
+                Ok(super::iam::finish(reply))
+            }
+            ClusterCommand::RbacAudit { cluster_id } => {
+                let reply = client
+                    .call(
+                        Method::POST,
+                        &format!("/20180222/clusters/{cluster_id}/actions/auditRbac"),
+                        &[],
+                        None,
+                        None,
+                    )
+                    .await?;
+                Ok(super::iam::finish(reply))
+            }
         },
     }
 }
@@ -436,6 +526,103 @@ async fn create_kubeconfig(
             );
         }
     }
+    Ok(0)
+}
+
+/// A kubeconfig for a webhook: the server is the webhook's URL, the user its credential
+fn webhook_kubeconfig(
+    name: &str,
+    url: &str,
+    token: &str,
+    ca: Option<&str>,
+) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let mut cluster = json!({"server": url});
+    if let (Some(ca), Some(map)) = (ca, cluster.as_object_mut()) {
+        map.insert(
+            "certificate-authority-data".into(),
+            json!(base64::engine::general_purpose::STANDARD.encode(ca)),
+        );
+    }
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": cluster}],
+        "users": [{"name": "kube-apiserver", "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": "kube-apiserver"}}],
+        "current-context": name,
+    });
+    Ok(kubeconfig::to_yaml(&config)?)
+}
+
+async fn attach(client: &Client, cluster_id: &str, out: &std::path::Path) -> anyhow::Result<i32> {
+    let reply = client
+        .call(
+            Method::POST,
+            &format!("/20180222/clusters/{cluster_id}/actions/attach"),
+            &[],
+            None,
+            None,
+        )
+        .await?;
+    if !(200..300).contains(&reply.status) {
+        return Ok(output::print_error(&reply));
+    }
+    let field = |name: &str| -> anyhow::Result<String> {
+        reply
+            .body
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("the server's answer lacks `{name}`"))
+    };
+    let token = field("token")?;
+    let ca = reply.body.get("caCertificate").and_then(Value::as_str);
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let authn = out.join("authentication-webhook.kubeconfig");
+    let authz = out.join("authorization-webhook.kubeconfig");
+    write_private(
+        &authn,
+        &webhook_kubeconfig("portcullis-authn", &field("authenticateUrl")?, &token, ca)?,
+    )?;
+    write_private(
+        &authz,
+        &webhook_kubeconfig("portcullis-authz", &field("authorizeUrl")?, &token, ca)?,
+    )?;
+    let absolute = |p: &std::path::Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let readme = format!(
+        "# Attaching a kube-apiserver to Portcullis cluster {cluster_id}\n\n\
+Copy this directory to the control-plane node and add these flags to kube-apiserver:\n\n\
+```\n\
+--authentication-token-webhook-config-file={authn}\n\
+--authentication-token-webhook-version=v1\n\
+--authorization-mode=Node,Webhook,RBAC\n\
+--authorization-webhook-config-file={authz}\n\
+--authorization-webhook-version=v1\n\
+```\n\n\
+Users then authenticate with OKE-format tokens (`portcullis ce cluster generate-token` or\n\
+`oci ce cluster generate-token`) and service-account tokens Portcullis issued. The\n\
+authorization webhook answers IAM's half of each decision: a user whose groups hold\n\
+`manage clusters` on the cluster is allowed; everyone else gets no opinion, and the\n\
+cluster's own RBAC decides.\n\n\
+The kubeconfigs hold the cluster's webhook credential (mode 0600). Running `attach` again\n\
+issues a new credential and the old one stops working.\n",
+        authn = absolute(&authn),
+        authz = absolute(&authz),
+    );
+    std::fs::write(out.join("README.md"), readme)
+        .with_context(|| format!("writing {}", out.join("README.md").display()))?;
+    println!(
+        "Wrote {}, {} and README.md in {}",
+        authn.display(),
+        authz.display(),
+        out.display()
+    );
     Ok(0)
 }
 
