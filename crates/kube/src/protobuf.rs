@@ -14,6 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::KubeError;
 
+mod workloads;
+
 #[allow(
     clippy::all,
     clippy::allow_attributes_without_reason,
@@ -188,6 +190,9 @@ pub fn decode_body(body: &[u8]) -> Result<Value, KubeError> {
     let api_version = type_meta.api_version.unwrap_or_default();
     let kind = type_meta.kind.unwrap_or_default();
     let raw = unknown.raw.unwrap_or_default();
+    if let Some(value) = workloads::decode_workload(&api_version, &kind, &raw)? {
+        return Ok(value);
+    }
     let value = match (api_version.as_str(), kind.as_str()) {
         ("v1", "Namespace") => {
             let m: pb::Namespace = decode(&raw)?;
@@ -355,7 +360,7 @@ pub fn decode_body(body: &[u8]) -> Result<Value, KubeError> {
         }
         _ => {
             return Err(KubeError::UnsupportedMediaType(format!(
-                "application/json (protobuf bodies are accepted for Namespace, Secret, ConfigMap, ServiceAccount, TokenRequest, RBAC and review kinds, not {api_version:?} {kind:?})"
+                "application/json (protobuf bodies are accepted for Namespace, Secret, ConfigMap, ServiceAccount, Pod, Deployment, Job, CronJob, TokenRequest, RBAC and review kinds, not {api_version:?} {kind:?})"
             )));
         }
     };
@@ -414,7 +419,7 @@ mod tests {
     fn rejects_garbage() {
         assert!(decode_body(b"{}").is_err());
         assert!(decode_body(&[0x6b, 0x38, 0x73, 0x00, 0xff, 0xff]).is_err());
-        let unknown_kind = encode_for_tests("v1", "Pod", Vec::new());
+        let unknown_kind = encode_for_tests("v1", "Service", Vec::new());
         assert!(matches!(
             decode_body(&unknown_kind),
             Err(KubeError::UnsupportedMediaType(_))

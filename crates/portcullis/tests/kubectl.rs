@@ -12,71 +12,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use portcullis_testing::{OciCli, Server};
+use common::kubectl::{IamUser, Kubectl, iam_user, kubeconfig_for, portcullis, with_token};
+use portcullis_testing::OciCli;
 use serde_json::Value;
-
-struct Kubectl {
-    kubeconfig: PathBuf,
-}
-
-fn path_with_binary() -> String {
-    let dir = common::binary().parent().unwrap().display().to_string();
-    format!("{dir}:{}", std::env::var("PATH").unwrap_or_default())
-}
-
-impl Kubectl {
-    fn command(&self) -> Command {
-        let mut command = Command::new(
-            portcullis_testing::find_program("kubectl").expect("kubectl is installed"),
-        );
-        command
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("PATH", path_with_binary())
-            .env_remove("REQUESTS_CA_BUNDLE")
-            .stdin(std::process::Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "kubectl {args:?} should fail");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-}
-
-/// A copy of `base`'s kubeconfig whose current user holds `token`, made as OKE's procedure does
-fn with_token(base: &Kubectl, token: &str, file: &Path) -> Kubectl {
-    std::fs::copy(&base.kubeconfig, file).unwrap();
-    let kubectl = Kubectl {
-        kubeconfig: file.to_path_buf(),
-    };
-    kubectl.ok(&[
-        "config",
-        "set-credentials",
-        "kubeconfig-sa",
-        &format!("--token={token}"),
-    ]);
-    kubectl.ok(&["config", "set-context", "--current", "--user=kubeconfig-sa"]);
-    kubectl
-}
 
 /// The token in `oke-kubeconfig-sa-token`, read the way OKE's procedure reads it
 /// (`kubectl get ... -o jsonpath` piped through `base64 --decode`)
@@ -106,42 +46,6 @@ fn secret_token(admin: &Kubectl) -> String {
             .unwrap();
     }
     String::from_utf8(decode.wait_with_output().unwrap().stdout).unwrap()
-}
-
-fn portcullis(_server: &Server, config: &Path, args: &[&str]) -> Output {
-    Command::new(common::binary())
-        .arg("--config-file")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn kubeconfig_for(server: &Server, config: &Path, cluster: &str, dir: &Path) -> Kubectl {
-    let owner = config.file_stem().unwrap().to_string_lossy();
-    let file = dir.join(format!(
-        "kubeconfig-{owner}-{}",
-        &cluster[cluster.len() - 6..]
-    ));
-    let out = portcullis(
-        server,
-        config,
-        &[
-            "ce",
-            "cluster",
-            "create-kubeconfig",
-            "--cluster-id",
-            cluster,
-            "--file",
-            file.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Kubectl { kubeconfig: file }
 }
 
 const MANIFEST: &str = r#"apiVersion: v1
@@ -224,6 +128,62 @@ fn kubectl_as_the_admin_through_our_kubeconfig() {
         "--from-literal=mode=fast",
     ]);
     kubectl.ok(&["create", "serviceaccount", "ci", "-n", "team-a"]);
+    // Workloads kubectl sends as protobuf
+    kubectl.ok(&[
+        "create",
+        "deployment",
+        "api",
+        "--image=nginx:1.27",
+        "--port=8080",
+        "--replicas=0",
+        "-n",
+        "team-a",
+    ]);
+    let api: Value =
+        serde_json::from_str(&kubectl.ok(&["get", "deploy", "api", "-n", "team-a", "-o", "json"]))
+            .unwrap();
+    assert_eq!(api["spec"]["replicas"], 0);
+    assert_eq!(
+        api["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        8080
+    );
+    kubectl.ok(&[
+        "create",
+        "job",
+        "once",
+        "--image=busybox",
+        "-n",
+        "team-a",
+        "--",
+        "true",
+    ]);
+    assert_eq!(
+        kubectl.ok(&["get", "job", "once", "-n", "team-a", "-o", "jsonpath={.spec.template.spec.restartPolicy} {.spec.template.spec.containers[0].command}"]),
+        "Never [\"true\"]"
+    );
+    kubectl.ok(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "--image=busybox",
+        "--schedule=0 3 * * *",
+        "-n",
+        "team-a",
+        "--",
+        "date",
+    ]);
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "cronjob",
+            "nightly",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.spec.schedule}"
+        ]),
+        "0 3 * * *"
+    );
     let password = kubectl.ok(&[
         "get",
         "secret",
@@ -524,68 +484,9 @@ fn iam_use_clusters_authenticates_but_needs_manage_or_rbac() {
     let admin_kubectl = kubeconfig_for(&server, &server.config_file(), &cluster, dir.path());
     let tenancy = server.tenancy();
     let admin = OciCli::new(&server, &server.config_file());
-    let group = admin.json(&[
-        "iam",
-        "group",
-        "create",
-        "--name",
-        "devs",
-        "--description",
-        "d",
-    ])["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let user = admin.json(&[
-        "iam",
-        "user",
-        "create",
-        "--name",
-        "dana",
-        "--description",
-        "d",
-    ])["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    admin.json(&[
-        "iam",
-        "group",
-        "add-user",
-        "--user-id",
-        &user,
-        "--group-id",
-        &group,
-    ]);
-    let key = portcullis_auth::ApiPrivateKey::generate().unwrap();
-    let key_file = dir.path().join("dana.pem");
-    std::fs::write(&key_file, key.to_pkcs8_pem()).unwrap();
-    let public_file = dir.path().join("dana.pub");
-    std::fs::write(&public_file, key.public_key().unwrap().to_pem()).unwrap();
-    let fingerprint = admin.json(&[
-        "iam",
-        "user",
-        "api-key",
-        "upload",
-        "--user-id",
-        &user,
-        "--key-file",
-        public_file.to_str().unwrap(),
-    ])["data"]["fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let config = dir.path().join("dana.config");
-    std::fs::write(
-        &config,
-        format!(
-            "[DEFAULT]\nuser={user}\nfingerprint={fingerprint}\nkey_file={}\ntenancy={tenancy}\nregion=us-ashburn-1\nendpoint={}\ncert_bundle={}\n",
-            key_file.display(),
-            server.endpoint(),
-            server.ca_bundle().display()
-        ),
-    )
-    .unwrap();
+    let IamUser {
+        id: user, config, ..
+    } = iam_user(&server, &admin, "dana", "devs", dir.path());
     // No policy: not even a kubeconfig.
     let out = portcullis(
         &server,

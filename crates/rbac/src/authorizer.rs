@@ -213,13 +213,18 @@ impl Rbac {
         let mut rbac = Rbac::default();
         for role in roles {
             let id = rbac.roles.len();
+            // Names are unique in a store; should two arrive anyway, the first one counts,
+            // as a scan in load order would find it.
             if role.metadata.namespace.is_empty() {
-                rbac.cluster_roles.insert(role.metadata.name.clone(), id);
+                rbac.cluster_roles
+                    .entry(role.metadata.name.clone())
+                    .or_insert(id);
             } else {
                 rbac.namespaced_roles
                     .entry(role.metadata.namespace.clone())
                     .or_default()
-                    .insert(role.metadata.name.clone(), id);
+                    .entry(role.metadata.name.clone())
+                    .or_insert(id);
             }
             rbac.roles.push(role);
         }

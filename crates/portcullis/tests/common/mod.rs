@@ -2,10 +2,14 @@
 
 #![allow(
     dead_code,
+    clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::string_slice,
     reason = "test helpers; each test binary uses a different subset"
 )]
+
+pub(crate) mod kubectl;
 
 use std::path::Path;
 
