@@ -106,6 +106,24 @@ fn metadata(meta: &Option<pb::ObjectMeta>) -> Value {
     Value::Object(out)
 }
 
+/// A structured label selector
+fn label_selector(s: &pb::LabelSelector) -> Value {
+    let mut out = Map::new();
+    insert(&mut out, "matchLabels", string_map(&s.match_labels));
+    if !s.match_expressions.is_empty() {
+        out.insert(
+            "matchExpressions".into(),
+            Value::Array(
+                s.match_expressions
+                    .iter()
+                    .map(|e| json!({"key": e.key, "operator": e.operator, "values": e.values}))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(out)
+}
+
 fn object(api_version: &str, kind: &str, meta: &Option<pb::ObjectMeta>) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("apiVersion".into(), Value::String(api_version.to_owned()));
@@ -295,22 +313,7 @@ pub fn decode_body(body: &[u8]) -> Result<Value, KubeError> {
                 let selectors: Vec<Value> = aggregation
                     .cluster_role_selectors
                     .iter()
-                    .map(|s| {
-                        let mut sel = Map::new();
-                        insert(&mut sel, "matchLabels", string_map(&s.match_labels));
-                        if !s.match_expressions.is_empty() {
-                            sel.insert(
-                                "matchExpressions".into(),
-                                Value::Array(
-                                    s.match_expressions
-                                        .iter()
-                                        .map(|e| json!({"key": e.key, "operator": e.operator, "values": e.values}))
-                                        .collect(),
-                                ),
-                            );
-                        }
-                        Value::Object(sel)
-                    })
+                    .map(label_selector)
                     .collect();
                 out.insert(
                     "aggregationRule".into(),

@@ -14,81 +14,28 @@
     reason = "benchmark driver: a panic is a failed run"
 )]
 
-use std::path::Path;
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portcullis_testing::{Server, ServerOptions};
 use serde_json::{Value, json};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
+use support::{client, percentile};
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
-}
-
-fn client(server: &Server) -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_certs_only(
-            reqwest::Certificate::from_pem_bundle(&std::fs::read(server.ca_bundle()).unwrap())
-                .unwrap(),
-        )
-        .no_proxy()
-        .http1_only()
-        .build()
-        .unwrap()
+    support::run(run());
 }
 
 async fn run() {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
-    let server = Server::start(
-        Path::new(env!("CARGO_BIN_EXE_portcullis")),
-        ServerOptions::default(),
-    );
+    let seconds = support::seconds();
+    let support::Setup {
+        server,
+        cluster,
+        token,
+        ..
+    } = support::setup().await;
     let admin = server.admin();
-    let tenancy = server.tenancy();
-    let created = admin
-        .send(
-            "POST",
-            "/20180222/clusters",
-            Some(
-                json!({"compartmentId": tenancy, "name": "bench", "kubernetesVersion": "v1.32.1"}),
-            ),
-        )
-        .await;
-    let work = created.header("opc-work-request-id").unwrap().to_owned();
-    let cluster = admin
-        .send("GET", &format!("/20180222/workRequests/{work}"), None)
-        .await
-        .body["resources"][0]["identifier"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let user = server.config_value("user");
-    let key = std::fs::read_to_string(server.config_value("key_file")).unwrap();
-    let signer = portcullis_auth::RequestSigner::new(
-        &tenancy,
-        &user,
-        &server.config_value("fingerprint"),
-        portcullis_auth::ApiPrivateKey::from_pem(&key).unwrap(),
-    );
-    let token = portcullis_containerengine::generate_token(
-        &signer,
-        &cluster,
-        "us-ashburn-1",
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
     let base = format!("{}/clusters/{cluster}", server.endpoint());
     let http = client(&server);
     let post = |path: String, body: Value| {

@@ -14,7 +14,7 @@ mod common;
 
 use std::process::Command;
 
-use common::kubectl::{IamUser, Kubectl, iam_user, kubeconfig_for, portcullis, with_token};
+use common::kubectl::{IamUser, Kubectl, allow, iam_user, kubeconfig_for, portcullis, with_token};
 use portcullis_testing::OciCli;
 use serde_json::Value;
 
@@ -482,7 +482,6 @@ fn iam_use_clusters_authenticates_but_needs_manage_or_rbac() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = common::create_cluster(&server, "shared");
     let admin_kubectl = kubeconfig_for(&server, &server.config_file(), &cluster, dir.path());
-    let tenancy = server.tenancy();
     let admin = OciCli::new(&server, &server.config_file());
     let IamUser {
         id: user, config, ..
@@ -502,19 +501,12 @@ fn iam_use_clusters_authenticates_but_needs_manage_or_rbac() {
         ],
     );
     assert!(!out.status.success());
-    admin.json(&[
-        "iam",
-        "policy",
-        "create",
-        "--compartment-id",
-        &tenancy,
-        "--name",
+    allow(
+        &server,
+        &admin,
         "devs-use",
-        "--description",
-        "d",
-        "--statements",
-        r#"["Allow group devs to use clusters in tenancy"]"#,
-    ]);
+        "Allow group devs to use clusters in tenancy",
+    );
     let dana = kubeconfig_for(&server, &config, &cluster, dir.path());
     // Authenticated...
     let whoami = dana.ok(&["auth", "whoami"]);
@@ -542,19 +534,12 @@ fn iam_use_clusters_authenticates_but_needs_manage_or_rbac() {
             .contains("forbidden")
     );
     // ...and so can IAM: manage clusters means everything.
-    admin.json(&[
-        "iam",
-        "policy",
-        "create",
-        "--compartment-id",
-        &tenancy,
-        "--name",
+    allow(
+        &server,
+        &admin,
         "devs-manage",
-        "--description",
-        "d",
-        "--statements",
-        r#"["Allow group devs to manage clusters in tenancy"]"#,
-    ]);
+        "Allow group devs to manage clusters in tenancy",
+    );
     dana.ok(&["get", "pods", "-n", "kube-system"]);
     dana.ok(&["create", "ns", "dana-was-here"]);
     // The audit log has the denial with who and why.

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::kubectl::{IamUser, Kubectl, iam_user, kubeconfig_for, portcullis};
+use common::kubectl::{IamUser, Kubectl, allow, iam_user, kubeconfig_for, portcullis};
 use portcullis_testing::OciCli;
 use serde_json::Value;
 
@@ -86,19 +86,12 @@ fn iam_and_rbac_through_kubectl() {
     let IamUser {
         id: dana, config, ..
     } = iam_user(&server, &oci, "dana", "devs", dir.path());
-    oci.json(&[
-        "iam",
-        "policy",
-        "create",
-        "--compartment-id",
-        &server.tenancy(),
-        "--name",
+    allow(
+        &server,
+        &oci,
         "devs-use",
-        "--description",
-        "d",
-        "--statements",
-        r#"["Allow group devs to use clusters in tenancy"]"#,
-    ]);
+        "Allow group devs to use clusters in tenancy",
+    );
     let dana_kubectl = kubeconfig_for(&server, &config, &cluster, dir.path());
 
     // OKE: IAM is not consulted for creating roles, so the IAM administrator first binds
@@ -633,6 +626,23 @@ subjects:
     );
 }
 
+/// `ce cluster attach --out DIR` as the admin
+fn attach(server: &portcullis_testing::Server, cluster: &str, out: &str) -> std::process::Output {
+    portcullis(
+        server,
+        &server.config_file(),
+        &[
+            "ce",
+            "cluster",
+            "attach",
+            "--cluster-id",
+            cluster,
+            "--out",
+            out,
+        ],
+    )
+}
+
 /// An OKE token for the admin, as kubectl's exec plugin gets it
 fn admin_token(server: &portcullis_testing::Server, cluster: &str) -> String {
     let out = portcullis(
@@ -659,20 +669,8 @@ async fn attached_cluster_webhooks_and_review_bad_input() {
 
     // ce cluster attach writes both webhook kubeconfigs and the kube-apiserver flags.
     let out_dir = dir.path().join("attach");
-    let attach = portcullis(
-        &server,
-        &server.config_file(),
-        &[
-            "ce",
-            "cluster",
-            "attach",
-            "--cluster-id",
-            &cluster,
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-    );
-    assert!(attach.status.success(), "{}", stderr(&attach));
+    let attached = attach(&server, &cluster, out_dir.to_str().unwrap());
+    assert!(attached.status.success(), "{}", stderr(&attached));
     let readme = std::fs::read_to_string(out_dir.join("README.md")).unwrap();
     for flag in [
         "--authentication-token-webhook-config-file=",
@@ -786,19 +784,12 @@ async fn attached_cluster_webhooks_and_review_bad_input() {
     let (_, before) = post(v1beta1(vec![&devs]), Some(credential.clone())).await;
     assert_eq!(before["apiVersion"], "authorization.k8s.io/v1beta1");
     assert_eq!(before["status"]["allowed"], false);
-    oci.json(&[
-        "iam",
-        "policy",
-        "create",
-        "--compartment-id",
-        &server.tenancy(),
-        "--name",
+    allow(
+        &server,
+        &oci,
         "devs-manage",
-        "--description",
-        "d",
-        "--statements",
-        r#"["Allow group devs to manage clusters in tenancy"]"#,
-    ]);
+        "Allow group devs to manage clusters in tenancy",
+    );
     let (_, after) = post(v1beta1(vec![&devs]), Some(credential.clone())).await;
     assert_eq!(
         after["status"]["allowed"], true,
@@ -822,18 +813,10 @@ async fn attached_cluster_webhooks_and_review_bad_input() {
         assert_eq!(reply["kind"], "Status");
     }
     // Attaching again rotates the credential.
-    let again = portcullis(
+    let again = attach(
         &server,
-        &server.config_file(),
-        &[
-            "ce",
-            "cluster",
-            "attach",
-            "--cluster-id",
-            &cluster,
-            "--out",
-            dir.path().join("again").to_str().unwrap(),
-        ],
+        &cluster,
+        dir.path().join("again").to_str().unwrap(),
     );
     assert!(again.status.success());
     assert_eq!(

@@ -8,7 +8,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{bad, decode, insert, metadata, object, pb, string_map, strings};
+use super::{
+    bad, decode, insert, label_selector as selector, metadata, object, pb, string_map, strings,
+};
 use crate::KubeError;
 
 /// Paths of set fields that are not decoded
@@ -55,23 +57,6 @@ fn kept<T: Into<Value> + Copy>(value: Option<T>) -> Option<Value> {
 /// A non-pointer number: zero is absent
 fn nonzero<T: Into<Value> + Copy + Default + PartialEq>(value: Option<T>) -> Option<Value> {
     value.filter(|v| *v != T::default()).map(Into::into)
-}
-
-fn selector(s: &pb::LabelSelector) -> Value {
-    let mut out = Map::new();
-    insert(&mut out, "matchLabels", string_map(&s.match_labels));
-    if !s.match_expressions.is_empty() {
-        out.insert(
-            "matchExpressions".into(),
-            Value::Array(
-                s.match_expressions
-                    .iter()
-                    .map(|e| json!({"key": e.key, "operator": e.operator, "values": e.values}))
-                    .collect(),
-            ),
-        );
-    }
-    Value::Object(out)
 }
 
 fn int_or_string(v: &pb::IntOrString) -> Value {

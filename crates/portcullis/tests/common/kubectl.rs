@@ -184,3 +184,21 @@ pub(crate) fn iam_user(
     .unwrap();
     IamUser { id, group, config }
 }
+
+/// Attaches a policy with one statement to the tenancy, through the official CLI
+pub(crate) fn allow(server: &Server, admin: &OciCli, name: &str, statement: &str) {
+    let statements = serde_json::json!([statement]).to_string();
+    admin.json(&[
+        "iam",
+        "policy",
+        "create",
+        "--compartment-id",
+        &server.tenancy(),
+        "--name",
+        name,
+        "--description",
+        "d",
+        "--statements",
+        &statements,
+    ]);
+}
