@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_auth::SignatureError;
 use portcullis_identity::IdentityError;
+use portcullis_kms::KmsError;
 use portcullis_store::StoreError;
 use serde::Serialize;
 
@@ -18,6 +19,9 @@ pub enum ApiError {
     /// From the identity service
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// From the vault service
+    #[error(transparent)]
+    Vault(portcullis_vault::VaultError),
     /// The request is not signed, or not signed correctly (401 `NotAuthenticated`)
     #[error("{0}")]
     NotAuthenticated(String),
@@ -39,6 +43,16 @@ pub enum ApiError {
     /// Something broke inside (500 `InternalServerError`)
     #[error("internal error")]
     Internal(String),
+}
+
+impl From<portcullis_vault::VaultError> for ApiError {
+    fn from(error: portcullis_vault::VaultError) -> Self {
+        match error {
+            // One mapping for identity errors, wherever they come from.
+            portcullis_vault::VaultError::Identity(e) => ApiError::Identity(e),
+            other => ApiError::Vault(other),
+        }
+    }
 }
 
 impl From<SignatureError> for ApiError {
@@ -86,6 +100,13 @@ impl ApiError {
                 }
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
             },
+            ApiError::Vault(portcullis_vault::VaultError::Kms(e)) => match e {
+                KmsError::InvalidParameter(_)
+                | KmsError::InvalidCiphertext
+                | KmsError::Unsupported(_) => (StatusCode::BAD_REQUEST, "InvalidParameter"),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
+            },
+            ApiError::Vault(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
             ApiError::NotAuthenticated(_) => (StatusCode::UNAUTHORIZED, "NotAuthenticated"),
             ApiError::CannotParseRequest(_) => (StatusCode::BAD_REQUEST, "CannotParseRequest"),
             ApiError::InvalidParameter(_) | ApiError::BodyTooLarge(_) => {
@@ -118,7 +139,9 @@ pub fn kube_error(error: &portcullis_kube::KubeError) -> Response {
         tracing::error!(error = %error, "kubernetes request failed");
     }
     let mut body = error.to_status();
+    let shown = matches!(error, portcullis_kube::KubeError::Encryption(_));
     if status.is_server_error()
+        && !shown
         && let Some(map) = body.as_object_mut()
     {
         // Internal details stay in the log.

@@ -635,10 +635,14 @@ async fn watch(
     let events = feed.filter_map(move |event| {
         let options = options.clone();
         let (api_version, kind_name) = (api_version.clone(), kind.clone());
+        let (kube, cluster) = (kube.clone(), cluster.clone());
         async move {
             match event {
                 Ok(portcullis_store::Event::Put(entry)) => {
-                    let object = portcullis_kube::service::from_entry(&entry).ok()?;
+                    let object = match kube.decode_entry(&cluster, &entry).await {
+                        Ok(object) => object,
+                        Err(e) => return Some(json!({"type": "ERROR", "object": e.to_status()})),
+                    };
                     if !(options.labels.matches(&object) && options.fields.matches(&object)) {
                         return None;
                     }

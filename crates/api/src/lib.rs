@@ -24,6 +24,7 @@ mod kube_authz;
 pub mod request;
 pub mod server;
 pub mod tls;
+mod vault;
 mod webhooks;
 mod who_can;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub containerengine: Arc<ContainerEngine>,
     /// Each cluster's Kubernetes objects
     pub kube: Arc<KubeService>,
+    /// Vaults, keys, crypto and vault secrets
+    pub vault: Arc<portcullis_vault::VaultService>,
 }
 
 static OPC_REQUEST_ID: HeaderName = HeaderName::from_static("opc-request-id");
@@ -85,6 +88,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(identity::routes())
         .merge(ce::routes())
+        .merge(vault::routes())
         .route("/healthz", axum::routing::get(health))
         .route(
             "/clusters/{cluster_id}/webhooks/authenticate",

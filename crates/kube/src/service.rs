@@ -41,6 +41,8 @@ pub struct KubeService {
     keys: Mutex<HashMap<String, Arc<SigningKey>>>,
     bootstrapped: Mutex<std::collections::HashSet<String>>,
     pub(crate) rbac: crate::access::RbacCache,
+    /// Encryption of Secrets at rest, once the vault is wired in
+    at_rest: std::sync::OnceLock<Arc<dyn crate::at_rest::SecretsAtRest>>,
 }
 
 impl std::fmt::Debug for KubeService {
@@ -157,7 +159,52 @@ impl KubeService {
             keys: Mutex::new(HashMap::new()),
             bootstrapped: Mutex::new(std::collections::HashSet::new()),
             rbac: crate::access::RbacCache::default(),
+            at_rest: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Encrypts every cluster's Secrets at rest with `at_rest` from now on (set once, at
+    /// start-up; a second call is ignored)
+    pub fn encrypt_secrets_with(&self, at_rest: Arc<dyn crate::at_rest::SecretsAtRest>) {
+        if self.at_rest.set(at_rest).is_err() {
+            tracing::warn!("Secret encryption at rest was already configured");
+        }
+    }
+
+    /// The bytes to store for `object` under `key`: sealed if it is a Secret
+    pub(crate) async fn to_storage(
+        &self,
+        cluster: &str,
+        key: &str,
+        object: &Value,
+    ) -> Result<Vec<u8>, KubeError> {
+        let bytes = encode(object)?;
+        match self.at_rest.get() {
+            Some(at_rest) if crate::at_rest::is_secret_key(key) => {
+                at_rest.seal(cluster, key, &bytes).await
+            }
+            _ => Ok(bytes),
+        }
+    }
+
+    /// Decodes a stored object (opening it if sealed) and sets its `resourceVersion`
+    pub async fn decode_entry(&self, cluster: &str, entry: &Entry) -> Result<Value, KubeError> {
+        if !crate::at_rest::is_encrypted(&entry.value) {
+            return from_entry(entry);
+        }
+        let at_rest = self.at_rest.get().ok_or_else(|| {
+            KubeError::Encryption(format!(
+                "{} is encrypted, and this server has no vault configured to decrypt it",
+                entry.key
+            ))
+        })?;
+        let plaintext = at_rest.open(cluster, &entry.key, &entry.value).await?;
+        from_entry(&Entry {
+            key: String::new(),
+            value: plaintext,
+            create_revision: entry.create_revision,
+            mod_revision: entry.mod_revision,
+        })
     }
 
     /// The store
@@ -265,7 +312,7 @@ impl KubeService {
     ) -> Result<Value, KubeError> {
         let key = object_key(cluster, resource, namespace, name);
         match self.store.get(&key).await? {
-            Some(entry) => from_entry(&entry),
+            Some(entry) => self.decode_entry(cluster, &entry).await,
             None => Err(KubeError::not_found(resource, name)),
         }
     }
@@ -306,7 +353,7 @@ impl KubeService {
             .list_all(&object_prefix(cluster, resource, namespace))
             .await?
         {
-            let object = from_entry(&entry)?;
+            let object = self.decode_entry(cluster, &entry).await?;
             if options.labels.matches(&object) && options.fields.matches(&object) {
                 items.push(object);
             }
@@ -370,7 +417,7 @@ impl KubeService {
                 );
             }
         }
-        txn = txn.put(&key, encode(&object)?);
+        txn = txn.put(&key, self.to_storage(cluster, &key, &object).await?);
         for (k, v) in extra {
             txn = txn.put(k, v);
         }
@@ -405,7 +452,7 @@ impl KubeService {
             .get(&key)
             .await?
             .ok_or_else(|| KubeError::not_found(resource, name))?;
-        let current = from_entry(&entry)?;
+        let current = self.decode_entry(cluster, &entry).await?;
         let requested = object
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)
@@ -425,7 +472,7 @@ impl KubeService {
         }
         let txn = Txn::new()
             .require_revision(&key, entry.mod_revision)
-            .put(&key, encode(&object)?);
+            .put(&key, self.to_storage(cluster, &key, &object).await?);
         match self.store.commit(txn).await {
             Ok(revision) => {
                 self.rbac_written(cluster, resource).await;
@@ -451,7 +498,7 @@ impl KubeService {
             .get(&key)
             .await?
             .ok_or_else(|| KubeError::not_found(resource, name))?;
-        let object = from_entry(&entry)?;
+        let object = self.decode_entry(cluster, &entry).await?;
         if let Some(uid) = precondition_uid
             && object.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid)
         {

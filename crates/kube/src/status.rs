@@ -88,6 +88,12 @@ pub enum KubeError {
     /// 503
     #[error("the server is currently unable to handle the request: {0}")]
     Unavailable(String),
+    /// 500 from encrypting or decrypting a Secret at rest: the master key is disabled, being
+    /// deleted, or the cluster may not use it. Unlike [`KubeError::Internal`], the message is
+    /// shown to the client (it names keys and permissions, never data), because the fix is
+    /// the user's.
+    #[error("Internal error occurred: {0}")]
+    Encryption(String),
 }
 
 impl KubeError {
@@ -153,7 +159,7 @@ impl KubeError {
             KubeError::Gone(_) => 410,
             KubeError::TooLarge(_) => 413,
             KubeError::UnsupportedMediaType(_) => 415,
-            KubeError::Internal(_) => 500,
+            KubeError::Internal(_) | KubeError::Encryption(_) => 500,
             KubeError::Unavailable(_) => 503,
         }
     }
@@ -173,7 +179,7 @@ impl KubeError {
             KubeError::Gone(_) => "Expired",
             KubeError::TooLarge(_) => "RequestEntityTooLarge",
             KubeError::UnsupportedMediaType(_) => "UnsupportedMediaType",
-            KubeError::Internal(_) => "InternalError",
+            KubeError::Internal(_) | KubeError::Encryption(_) => "InternalError",
             KubeError::Unavailable(_) => "ServiceUnavailable",
         }
     }

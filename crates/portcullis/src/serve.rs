@@ -123,25 +123,6 @@ fn refresh_endpoint(config: &Path, endpoint: &str) -> anyhow::Result<()> {
         .with_context(|| format!("updating {}", config.display()))
 }
 
-/// Reads the 32-byte root key, or makes one (mode 0600) on first start
-fn load_root_key(path: &Path) -> anyhow::Result<portcullis_kube::tokens::RootKey> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let bytes: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display()))?;
-            Ok(portcullis_kube::tokens::RootKey::from_bytes(bytes))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = portcullis_kube::tokens::RootKey::generate()?;
-            tls::write_private(path, key.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
-            Ok(key)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
 async fn open_store(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match args.store {
         StoreKind::Embedded => {
@@ -254,8 +235,24 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .root_key_file
         .clone()
         .unwrap_or_else(|| data_dir.join("root.key"));
-    let root = load_root_key(&root_key_file)?;
-    let kube = Arc::new(portcullis_kube::KubeService::new(store.clone(), root));
+    let root_bytes = portcullis_vault::root_file::load_or_create(&root_key_file)?;
+    let kube = Arc::new(portcullis_kube::KubeService::new(
+        store.clone(),
+        portcullis_kube::tokens::RootKey::from_bytes(*root_bytes),
+    ));
+    let vault = Arc::new(
+        portcullis_vault::VaultService::new(
+            identity.clone(),
+            portcullis_kms::RootKey::derive(root_bytes.as_slice())?,
+            &format!("https://{public_address}"),
+        )
+        .await?,
+    );
+    drop(root_bytes);
+    kube.encrypt_secrets_with(Arc::new(portcullis_vault::at_rest::ClusterSecrets::new(
+        vault.clone(),
+        containerengine.clone(),
+    )));
     let finalizer = {
         let kube = kube.clone();
         tokio::spawn(async move {
@@ -273,6 +270,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         identity: identity.clone(),
         containerengine,
         kube,
+        vault,
     });
 
     println!(

@@ -439,6 +439,16 @@ impl OciCli {
         }
     }
 
+    /// The same CLI against another endpoint (a vault's management or crypto endpoint)
+    pub fn at(&self, endpoint: &str) -> OciCli {
+        OciCli {
+            program: self.program.clone(),
+            config: self.config.clone(),
+            endpoint: endpoint.to_owned(),
+            ca: self.ca.clone(),
+        }
+    }
+
     /// Runs `oci --config-file .. --endpoint .. <args>`
     ///
     /// `REQUESTS_CA_BUNDLE` is how the CLI's HTTP library is told about our CA: when the
