@@ -403,3 +403,74 @@ fn signatures_verify_with_openssl_and_openssl_ciphertexts_decrypt() {
         }
     });
 }
+
+#[test]
+fn bad_crypto_input_gets_oci_errors() {
+    let server = common::server();
+    let tenancy = server.tenancy();
+    let api = server.admin();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let send = |method: &'static str, path: String, body: Value| {
+            let api = &api;
+            async move { api.send(method, &path, Some(body)).await }
+        };
+        let vault = send("POST", "/20180608/vaults".into(), serde_json::json!({"compartmentId": tenancy, "displayName": "bad"})).await;
+        let management = format!("/kms/{}/management", vault.body["id"].as_str().unwrap());
+        let crypto = format!("/kms/{}/crypto", vault.body["id"].as_str().unwrap());
+        let create = |shape: Value, mode: &'static str| {
+            send("POST", format!("{management}/20180608/keys"), serde_json::json!({"compartmentId": tenancy, "displayName": "k", "keyShape": shape, "protectionMode": mode}))
+        };
+        let expect = |reply: portcullis_testing::ApiReply, status: u16, code: &str, words: &str| {
+            assert_eq!(reply.status, status, "{}", reply.body);
+            assert_eq!(reply.body["code"], code, "{}", reply.body);
+            let message = reply.body["message"].as_str().unwrap();
+            assert!(message.contains(words), "{message}");
+        };
+
+        // Key shapes and protection modes.
+        expect(create(serde_json::json!({"algorithm": "AES", "length": 64}), "SOFTWARE").await, 400, "InvalidParameter", "16, 24 or 32");
+        expect(create(serde_json::json!({"algorithm": "RSA", "length": 128}), "SOFTWARE").await, 400, "InvalidParameter", "256, 384 or 512");
+        expect(create(serde_json::json!({"algorithm": "DES", "length": 8}), "SOFTWARE").await, 400, "InvalidParameter", "unknown variant `DES`");
+        expect(create(serde_json::json!({"algorithm": "AES", "length": 32}), "HSM").await, 400, "InvalidParameter", "HSM");
+        let aes = create(serde_json::json!({"algorithm": "AES", "length": 32}), "SOFTWARE").await;
+        let aes_id = aes.body["id"].as_str().unwrap().to_owned();
+        let first = aes.body["currentKeyVersion"].as_str().unwrap().to_owned();
+        let ec = create(serde_json::json!({"algorithm": "ECDSA", "length": 32}), "SOFTWARE").await;
+        let ec_id = ec.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(ec.body["keyShape"]["curveId"], "NIST_P256");
+
+        // Sizes.
+        let big = b64(&[0u8; 4097]);
+        expect(send("POST", format!("{crypto}/20180608/encrypt"), serde_json::json!({"keyId": aes_id, "plaintext": big})).await, 400, "InvalidParameter", "at most 4096");
+        expect(send("POST", format!("{crypto}/20180608/sign"), serde_json::json!({"keyId": ec_id, "message": big, "signingAlgorithm": "ECDSA_SHA_256"})).await, 400, "InvalidParameter", "at most 4096");
+        expect(send("POST", format!("{crypto}/20180608/sign"), serde_json::json!({"keyId": ec_id, "message": b64(&[1; 31]), "messageType": "DIGEST", "signingAlgorithm": "ECDSA_SHA_256"})).await, 400, "InvalidParameter", "32-byte digest");
+        expect(send("POST", format!("{crypto}/20180608/encrypt"), serde_json::json!({"keyId": aes_id, "plaintext": "%%%"})).await, 400, "InvalidParameter", "base64");
+
+        // Unknown algorithms and the wrong family.
+        expect(send("POST", format!("{crypto}/20180608/sign"), serde_json::json!({"keyId": ec_id, "message": b64(b"m"), "signingAlgorithm": "SHA_999_MAGIC"})).await, 400, "InvalidParameter", "SHA_999_MAGIC");
+        expect(send("POST", format!("{crypto}/20180608/encrypt"), serde_json::json!({"keyId": ec_id, "plaintext": b64(b"m")})).await, 400, "InvalidParameter", "only sign and verify");
+        expect(send("POST", format!("{crypto}/20180608/sign"), serde_json::json!({"keyId": aes_id, "message": b64(b"m"), "signingAlgorithm": "ECDSA_SHA_256"})).await, 400, "InvalidParameter", "encrypt and decrypt");
+        expect(send("POST", format!("{crypto}/20180608/verify"), serde_json::json!({"keyId": ec_id, "message": b64(b"m"), "signature": b64(b"s"), "signingAlgorithm": "ECDSA_SHA_256"})).await, 400, "MissingParameter", "keyVersionId");
+
+        // Tampered ciphertexts and the wrong key version.
+        let encrypted = send("POST", format!("{crypto}/20180608/encrypt"), serde_json::json!({"keyId": aes_id, "plaintext": b64(b"secret")})).await;
+        let ciphertext = STANDARD.decode(encrypted.body["ciphertext"].as_str().unwrap()).unwrap();
+        let mut tampered = ciphertext.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        expect(send("POST", format!("{crypto}/20180608/decrypt"), serde_json::json!({"keyId": aes_id, "ciphertext": b64(&tampered)})).await, 400, "InvalidParameter", "ciphertext");
+        expect(send("POST", format!("{crypto}/20180608/decrypt"), serde_json::json!({"keyId": aes_id, "ciphertext": b64(b"not a ciphertext at all")})).await, 400, "InvalidParameter", "ciphertext");
+        let rotated = send("POST", format!("{management}/20180608/keys/{aes_id}/keyVersions"), Value::Null).await;
+        let second = rotated.body["id"].as_str().unwrap().to_owned();
+        expect(send("POST", format!("{crypto}/20180608/decrypt"), serde_json::json!({"keyId": aes_id, "ciphertext": b64(&ciphertext), "keyVersionId": second})).await, 400, "InvalidParameter", &first);
+        expect(send("POST", format!("{crypto}/20180608/encrypt"), serde_json::json!({"keyId": aes_id, "plaintext": b64(b"x"), "keyVersionId": first})).await, 400, "InvalidParameter", "only the current version");
+        // A ciphertext of one key does not decrypt under another.
+        let other = create(serde_json::json!({"algorithm": "AES", "length": 32}), "SOFTWARE").await;
+        expect(send("POST", format!("{crypto}/20180608/decrypt"), serde_json::json!({"keyId": other.body["id"], "ciphertext": b64(&ciphertext)})).await, 400, "InvalidParameter", "ciphertext");
+        // Malformed JSON and unknown keys.
+        let raw = api.send_raw("POST", &format!("{crypto}/20180608/encrypt"), Some(b"{not json".to_vec()), &[]).await;
+        assert_eq!(raw.status, 400);
+        assert_eq!(raw.body["code"], "CannotParseRequest");
+        expect(send("POST", format!("{crypto}/20180608/encrypt"), serde_json::json!({"keyId": "ocid1.key.oc1..nope", "plaintext": b64(b"x")})).await, 404, "NotAuthorizedOrNotFound", "not found");
+    });
+}

@@ -11,7 +11,7 @@ pub(crate) struct Kubectl {
     pub(crate) kubeconfig: PathBuf,
 }
 
-fn path_with_binary() -> String {
+pub(crate) fn path_with_binary() -> String {
     let dir = super::binary().parent().unwrap().display().to_string();
     format!("{dir}:{}", std::env::var("PATH").unwrap_or_default())
 }

@@ -58,6 +58,11 @@ pub(crate) async fn create_group(admin: &ApiClient, tenancy: &str, name: &str) -
 
 /// Creates a cluster through our CLI and returns its OCID
 pub(crate) fn create_cluster(server: &Server, name: &str) -> String {
+    create_cluster_with(server, name, &[])
+}
+
+/// Creates a cluster with extra `ce cluster create` arguments (`--kms-key-id K`)
+pub(crate) fn create_cluster_with(server: &Server, name: &str, extra: &[&str]) -> String {
     let out = std::process::Command::new(binary())
         .arg("--config-file")
         .arg(server.config_file())
@@ -74,6 +79,7 @@ pub(crate) fn create_cluster(server: &Server, name: &str) -> String {
             "--wait-for-state",
             "SUCCEEDED",
         ])
+        .args(extra)
         .output()
         .expect("portcullis runs");
     assert!(
