@@ -50,6 +50,45 @@ fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A cluster calling as its own resource principal, with the credential `ce cluster attach`
+/// issued (`Authorization: Bearer pcw1.<cluster>.<secret>`): how the KMS plugin and the CSI
+/// provider of an attached cluster reach the vault. `None` when the request does not carry
+/// one, so OCI request signing applies.
+async fn cluster_bearer(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Option<portcullis_iam::Principal>, ApiError> {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return Ok(None);
+    };
+    let Some(cluster_id) = portcullis_containerengine::attachment::credential_cluster(token) else {
+        return Ok(None);
+    };
+    let refused = || {
+        tracing::warn!(target: "portcullis::audit", cluster = %cluster_id, reason = "unknown or replaced cluster credential", "authentication failed");
+        ApiError::from(SignatureError::Invalid)
+    };
+    if !state
+        .containerengine
+        .verify_webhook_token(cluster_id, token)
+        .await?
+    {
+        return Err(refused());
+    }
+    let cluster = state
+        .containerengine
+        .active_cluster(cluster_id)
+        .await?
+        .ok_or_else(refused)?;
+    Ok(Some(
+        portcullis_containerengine::ContainerEngine::cluster_principal(&cluster),
+    ))
+}
+
 impl FromRequest<AppState> for Signed {
     type Rejection = ApiError;
 
@@ -63,6 +102,14 @@ impl FromRequest<AppState> for Signed {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
+        if let Some(principal) = cluster_bearer(&parts.headers, state).await? {
+            return Ok(Signed {
+                principal,
+                query: parse_query(parts.uri.query()),
+                headers: parts.headers,
+                body,
+            });
+        }
         let (header, key_id, signing_string) = {
             let headers = Headers {
                 map: &parts.headers,

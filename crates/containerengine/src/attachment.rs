@@ -26,6 +26,8 @@ pub struct Attachment {
     pub authenticate_url: String,
     /// The authorization webhook
     pub authorize_url: String,
+    /// `https://host:port`: where the OCI APIs (KMS, secrets) are, for the plugins
+    pub endpoint: String,
     /// PEM of the CA that signed Portcullis' certificate, when it generated its own
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_certificate: Option<String>,
@@ -37,6 +39,16 @@ struct StoredToken {
     sha256: String,
     time_created: String,
     created_by: String,
+}
+
+/// How every webhook credential starts
+pub const TOKEN_PREFIX: &str = "pcw1.";
+
+/// The cluster a webhook credential names (`pcw1.<cluster-ocid>.<secret>`), if it is one
+pub fn credential_cluster(token: &str) -> Option<&str> {
+    let rest = token.strip_prefix(TOKEN_PREFIX)?;
+    let (cluster, secret) = rest.rsplit_once('.')?;
+    (!secret.is_empty() && cluster.starts_with("ocid1.cluster.")).then_some(cluster)
 }
 
 fn token_key(cluster_id: &str) -> String {
@@ -67,7 +79,9 @@ impl ContainerEngine {
                 "the system random generator failed".into(),
             ))
         })?;
-        let token = format!("pcw1.{}", URL_SAFE_NO_PAD.encode(secret));
+        // The cluster id travels in the token so that a plugin calling the OCI API with it
+        // (the KMS plugin, the CSI provider) names its cluster without another header.
+        let token = format!("{TOKEN_PREFIX}{id}.{}", URL_SAFE_NO_PAD.encode(secret));
         let record = StoredToken {
             sha256: hash(&token),
             time_created: jiff::Timestamp::now().to_string(),
@@ -83,6 +97,7 @@ impl ContainerEngine {
             token,
             authenticate_url: format!("{base}/webhooks/authenticate"),
             authorize_url: format!("{base}/webhooks/authorize"),
+            endpoint: format!("https://{}", self.public_address),
             ca_certificate: self.ca_pem().map(str::to_owned),
         })
     }
@@ -111,6 +126,17 @@ impl ContainerEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_name_their_cluster() {
+        assert_eq!(
+            credential_cluster("pcw1.ocid1.cluster.oc1.iad.aaaa.c2VjcmV0"),
+            Some("ocid1.cluster.oc1.iad.aaaa")
+        );
+        assert_eq!(credential_cluster("pcw1.c2VjcmV0"), None);
+        assert_eq!(credential_cluster("pcw1.ocid1.cluster.oc1.iad.aaaa."), None);
+        assert_eq!(credential_cluster("Bearer x"), None);
+    }
 
     #[test]
     fn hashes_are_hex_sha256() {

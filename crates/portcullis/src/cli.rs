@@ -5,4 +5,6 @@ pub(crate) mod ce;
 pub(crate) mod client;
 pub(crate) mod config;
 pub(crate) mod iam;
+pub(crate) mod kms;
 pub(crate) mod output;
+pub(crate) mod plugins;

@@ -32,6 +32,25 @@ enum Command {
         #[command(subcommand)]
         command: cli::ce::CeCommand,
     },
+    /// Vault key management and crypto, as `oci kms`
+    Kms {
+        #[command(subcommand)]
+        command: cli::kms::KmsCommand,
+    },
+    /// Vault secrets, as `oci vault`
+    Vault {
+        #[command(subcommand)]
+        command: cli::kms::VaultSecretsCommand,
+    },
+    /// Secret contents, as `oci secrets`
+    Secrets {
+        #[command(subcommand)]
+        command: cli::kms::SecretsCommand,
+    },
+    /// Serve the KMS v2 plugin an attached kube-apiserver encrypts its Secrets with
+    KmsPlugin(cli::plugins::KmsPluginArgs),
+    /// Serve the Secrets Store CSI driver provider that mounts vault secrets into pods
+    CsiProvider(cli::plugins::CsiProviderArgs),
 }
 
 fn init_logging(serving: bool) {
@@ -53,7 +72,10 @@ fn init_logging(serving: bool) {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    init_logging(matches!(
+        cli.command,
+        Command::Serve(_) | Command::KmsPlugin(_) | Command::CsiProvider(_)
+    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,6 +94,20 @@ fn main() -> std::process::ExitCode {
                 cli::iam::run(&client, command).await
             }
             Command::Ce { command } => cli::ce::run(&cli.global, command).await,
+            Command::Kms { command } => {
+                let client = cli::client::Client::new(&cli.global)?;
+                cli::kms::run(&client, command).await
+            }
+            Command::Vault { command } => {
+                let client = cli::client::Client::new(&cli.global)?;
+                cli::kms::run_vault(&client, command).await
+            }
+            Command::Secrets { command } => {
+                let client = cli::client::Client::new(&cli.global)?;
+                cli::kms::run_secrets(&client, command).await
+            }
+            Command::KmsPlugin(args) => cli::plugins::kms_plugin(args).await,
+            Command::CsiProvider(args) => cli::plugins::csi_provider(args).await,
         }
     });
     match result {

@@ -140,7 +140,7 @@ async fn open_store(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Arc<dyn
     })
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let terminate = async {
         match signal(SignalKind::terminate()) {

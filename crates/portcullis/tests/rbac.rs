@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::kubectl::{IamUser, Kubectl, allow, iam_user, kubeconfig_for, portcullis};
+use common::kubectl::{IamUser, Kubectl, allow, attach, iam_user, kubeconfig_for, portcullis};
 use portcullis_testing::OciCli;
 use serde_json::Value;
 
@@ -624,23 +624,6 @@ subjects:
             && message.contains("subjects[0].name: Required value"),
         "{message}"
     );
-}
-
-/// `ce cluster attach --out DIR` as the admin
-fn attach(server: &portcullis_testing::Server, cluster: &str, out: &str) -> std::process::Output {
-    portcullis(
-        server,
-        &server.config_file(),
-        &[
-            "ce",
-            "cluster",
-            "attach",
-            "--cluster-id",
-            cluster,
-            "--out",
-            out,
-        ],
-    )
 }
 
 /// An OKE token for the admin, as kubectl's exec plugin gets it

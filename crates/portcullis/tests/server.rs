@@ -568,7 +568,35 @@ async fn servers_sharing_etcd_follow_each_others_policy_changes() {
         wrapper: Vec::new(),
     };
     let first = portcullis_testing::Server::start(common::binary(), options.clone());
-    let second = portcullis_testing::Server::start(common::binary(), options);
+    // Servers sharing a store share the root key file (a different one is refused at start).
+    let root = first.data_dir().join("root.key");
+    let stranger = tempfile::tempdir().unwrap();
+    let refused = std::process::Command::new(common::binary())
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--store",
+            "etcd",
+            "--etcd-endpoints",
+        ])
+        .arg(etcd.endpoint())
+        .arg("--etcd-prefix")
+        .arg(options.etcd.as_ref().map(|(_, p)| p.as_str()).unwrap())
+        .arg("--data-dir")
+        .arg(stranger.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("root key file does not match"), "{said}");
+    let second = portcullis_testing::Server::start(
+        common::binary(),
+        portcullis_testing::ServerOptions {
+            args: vec!["--root-key-file".into(), root.display().to_string()],
+            ..options
+        },
+    );
     assert!(second.log_text().contains("bootstrapped elsewhere"));
     let tenancy = first.tenancy();
     let admin = first.admin();

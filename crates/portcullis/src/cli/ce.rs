@@ -589,6 +589,37 @@ async fn attach(client: &Client, cluster_id: &str, out: &std::path::Path) -> any
         &authz,
         &webhook_kubeconfig("portcullis-authz", &field("authorizeUrl")?, &token, ca)?,
     )?;
+    let credential_file = out.join("cluster-credential.json");
+    let mut credential = json!({
+        "endpoint": field("endpoint")?,
+        "clusterId": cluster_id,
+        "token": token,
+    });
+    if let (Some(ca), Some(map)) = (ca, credential.as_object_mut()) {
+        map.insert("caCertificate".into(), json!(ca));
+    }
+    write_private(
+        &credential_file,
+        &serde_json::to_string_pretty(&credential)?,
+    )?;
+    let encryption = out.join("encryption-configuration.yaml");
+    std::fs::write(&encryption, ENCRYPTION_CONFIGURATION)
+        .with_context(|| format!("writing {}", encryption.display()))?;
+    let cluster = client
+        .call(
+            Method::GET,
+            &format!("/20180222/clusters/{cluster_id}"),
+            &[],
+            None,
+            None,
+        )
+        .await?;
+    let key = cluster
+        .body
+        .get("kmsKeyId")
+        .and_then(Value::as_str)
+        .unwrap_or("<the OCID of a vault key the cluster may use>")
+        .to_owned();
     let absolute = |p: &std::path::Path| {
         std::fs::canonicalize(p)
             .unwrap_or_else(|_| p.to_path_buf())
@@ -610,21 +641,64 @@ Users then authenticate with OKE-format tokens (`portcullis ce cluster generate-
 authorization webhook answers IAM's half of each decision: a user whose groups hold\n\
 `manage clusters` on the cluster is allowed; everyone else gets no opinion, and the\n\
 cluster's own RBAC decides.\n\n\
-The kubeconfigs hold the cluster's webhook credential (mode 0600). Running `attach` again\n\
-issues a new credential and the old one stops working.\n",
+## Secrets encrypted with a vault key (KMS v2)\n\n\
+Run the KMS plugin on the control-plane node, as the cluster:\n\n\
+```\n\
+portcullis kms-plugin --listen unix://{socket} --key-id {key} \\\n    --credential-file {credential}\n\
+```\n\n\
+and point kube-apiserver at {encryption}:\n\n\
+```\n\
+--encryption-provider-config={encryption}\n\
+```\n\n\
+The cluster must be allowed to use the key, as in OKE:\n\
+`Allow any-user to use keys in compartment <c> where ALL {{request.principal.type = 'cluster', target.key.id = '{key}'}}`.\n\
+When the key rotates, the plugin reports the new version and kube-apiserver starts a new data\n\
+key; `kubectl get secrets -A -o json | kubectl replace -f -` re-encrypts existing Secrets.\n\n\
+## Vault secrets in pods (Secrets Store CSI driver)\n\n\
+```\n\
+portcullis csi-provider --socket /var/run/secrets-store-csi-providers/portcullis.sock \\\n    --credential-file {credential}\n\
+```\n\n\
+with `provider: portcullis` and `authType: cluster` in the SecretProviderClass.\n\n\
+The kubeconfigs and cluster-credential.json hold the cluster's credential (mode 0600).\n\
+Running `attach` again issues a new credential and the old one stops working.\n",
         authn = absolute(&authn),
         authz = absolute(&authz),
+        credential = absolute(&credential_file),
+        encryption = absolute(&encryption),
+        socket = KMS_SOCKET,
     );
     std::fs::write(out.join("README.md"), readme)
         .with_context(|| format!("writing {}", out.join("README.md").display()))?;
     println!(
-        "Wrote {}, {} and README.md in {}",
+        "Wrote {}, {}, {}, {} and README.md in {}",
         authn.display(),
         authz.display(),
+        credential_file.display(),
+        encryption.display(),
         out.display()
     );
     Ok(0)
 }
+
+/// Where the README tells the KMS plugin to listen, and the EncryptionConfiguration to dial
+const KMS_SOCKET: &str = "/var/run/kmsplugin/portcullis.sock";
+
+/// kube-apiserver's `--encryption-provider-config`: Secrets through the KMS v2 plugin, and
+/// plaintext still readable (written before encryption was turned on)
+const ENCRYPTION_CONFIGURATION: &str = "\
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources:
+      - secrets
+    providers:
+      - kms:
+          apiVersion: v2
+          name: portcullis
+          endpoint: unix:///var/run/kmsplugin/portcullis.sock
+          timeout: 3s
+      - identity: {}
+";
 
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;

@@ -149,9 +149,11 @@ impl Client {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> anyhow::Result<Reply> {
+        // A vault's endpoints carry a path (`/kms/<vault>/management`): API paths go under it.
+        let base = self.endpoint.path().trim_end_matches('/');
         let mut url = self
             .endpoint
-            .join(path)
+            .join(&format!("{base}{path}"))
             .with_context(|| format!("bad path `{path}`"))?;
         if !query.is_empty() {
             let mut pairs = url.query_pairs_mut();

@@ -643,7 +643,7 @@ fn confirm(deleting: &Deleting) -> anyhow::Result<()> {
 }
 
 /// Performs one call and prints its result; returns the exit code
-async fn show(
+pub(crate) async fn show(
     client: &Client,
     method: Method,
     path: &str,

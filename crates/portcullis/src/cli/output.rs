@@ -8,6 +8,9 @@ use super::client::Reply;
 /// Maps whose keys are user data, not field names, and must not be renamed
 const OPAQUE: &[&str] = &[
     "freeformTags",
+    "associatedData",
+    "loggingContext",
+    "metadata",
     "definedTags",
     "variables",
     "attributes",

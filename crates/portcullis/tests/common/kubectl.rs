@@ -202,3 +202,24 @@ pub(crate) fn allow(server: &Server, admin: &OciCli, name: &str, statement: &str
         &statements,
     ]);
 }
+
+/// `ce cluster attach --out DIR` as the admin
+pub(crate) fn attach(
+    server: &portcullis_testing::Server,
+    cluster: &str,
+    out: &str,
+) -> std::process::Output {
+    portcullis(
+        server,
+        &server.config_file(),
+        &[
+            "ce",
+            "cluster",
+            "attach",
+            "--cluster-id",
+            cluster,
+            "--out",
+            out,
+        ],
+    )
+}
