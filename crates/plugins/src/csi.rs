@@ -60,6 +60,8 @@ pub struct MountPlan {
     pub vault_id: String,
     /// Who asks
     pub auth: AuthType,
+    /// `authSecretName`: the Secret the volume's `nodePublishSecretRef` must name for `user`
+    pub auth_secret_name: Option<String>,
     /// The secrets, each with its file path and selector query
     pub items: Vec<(SecretItem, String)>,
     /// The mode of every file
@@ -161,6 +163,7 @@ pub fn plan(attributes: &str, permission: &str) -> Result<MountPlan, PluginError
     Ok(MountPlan {
         vault_id,
         auth,
+        auth_secret_name: attributes.get("authSecretName").cloned(),
         items: planned,
         mode,
     })
@@ -204,16 +207,24 @@ impl CsiProvider {
         }
     }
 
-    fn user_client(&self, secrets: &str) -> Result<PortcullisClient, PluginError> {
+    fn user_client(
+        &self,
+        secrets: &str,
+        secret_name: Option<&str>,
+    ) -> Result<PortcullisClient, PluginError> {
         let data: BTreeMap<String, String> =
             serde_json::from_str(if secrets.is_empty() { "{}" } else { secrets })
                 .map_err(|e| invalid(format!("`secrets` is not a JSON object: {e}")))?;
-        let config = data.get("config").ok_or_else(|| {
-            invalid("authType user needs the volume's nodePublishSecretRef to hold `config`")
-        })?;
-        let key = data.get("private-key").ok_or_else(|| {
-            invalid("authType user needs the volume's nodePublishSecretRef to hold `private-key`")
-        })?;
+        let missing = |key: &str| {
+            invalid(format!(
+                "authType user needs the volume's nodePublishSecretRef (the Secret `{}`) to hold `{key}`",
+                secret_name.unwrap_or("named by authSecretName")
+            ))
+        };
+        let config = data.get("config").ok_or_else(|| missing("config"))?;
+        let key = data
+            .get("private-key")
+            .ok_or_else(|| missing("private-key"))?;
         let config: UserConfig = serde_saphyr::from_str(config)
             .map_err(|e| invalid(format!("`config` is not an auth config: {e}")))?;
         PortcullisClient::as_user(
@@ -238,7 +249,7 @@ impl CsiProvider {
                 invalid("authType cluster needs the provider to run with --credential-file")
             })?,
             AuthType::User => {
-                user = self.user_client(secrets)?;
+                user = self.user_client(secrets, plan.auth_secret_name.as_deref())?;
                 &user
             }
         };

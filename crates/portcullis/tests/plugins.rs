@@ -291,6 +291,36 @@ fn kms_plugin_and_csi_provider_serve_an_attached_cluster() {
         }
         let missing = csi.mount(mount("- name: no-such-secret\n")).await.unwrap_err();
         assert_eq!(missing.code(), tonic::Code::NotFound, "{missing}");
+
+        // authType user: the API key comes from the volume's nodePublishSecretRef.
+        let config = format!(
+            "auth:\n  region: us-ashburn-1\n  tenancy: {tenancy}\n  user: {}\n  fingerprint: {}\n",
+            server.config_value("user"),
+            server.config_value("fingerprint")
+        );
+        let key_pem = std::fs::read_to_string(server.config_value("key_file")).unwrap();
+        let as_user = |secrets: String| {
+            let mut attributes: Value = serde_json::from_str(&attributes("- name: db-password\n")).unwrap();
+            attributes["authType"] = json!("user");
+            attributes["authSecretName"] = json!("oci-config");
+            MountRequest { attributes: attributes.to_string(), secrets, ..mount("") }
+        };
+        let user = csi
+            .mount(as_user(json!({"config": config, "private-key": key_pem}).to_string()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(user.files[0].contents, b"second");
+        let without = csi.mount(as_user("{}".into())).await.unwrap_err();
+        assert_eq!(without.code(), tonic::Code::InvalidArgument, "{without}");
+        assert!(without.message().contains("nodePublishSecretRef"), "{without}");
+        let stranger = portcullis_auth::ApiPrivateKey::generate().unwrap();
+        let stranger = stranger.to_pkcs8_pem().to_string();
+        let unknown = csi
+            .mount(as_user(json!({"config": config, "private-key": stranger}).to_string()))
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.code(), tonic::Code::Unauthenticated, "{unknown}");
     });
 
     // Attaching again replaces the credential: the running plugin is refused.

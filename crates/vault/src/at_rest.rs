@@ -49,25 +49,52 @@ fn binding(cluster: &str) -> AssociatedData {
     [("cluster".to_owned(), cluster.to_owned())].into()
 }
 
+/// How long a cluster record is reused. Short: a cluster's tags and compartment feed its
+/// principal's IAM decisions. The key's own state is read on every use, so disabling a key
+/// still takes effect at once.
+const CLUSTER_CACHE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The vault-backed [`SecretsAtRest`] every cluster's API uses
 #[derive(Debug)]
 pub struct ClusterSecrets {
     vault: Arc<VaultService>,
     clusters: Arc<ContainerEngine>,
+    recent: std::sync::Mutex<std::collections::HashMap<String, (Arc<Cluster>, std::time::Instant)>>,
 }
 
 impl ClusterSecrets {
     /// Secrets of `clusters` encrypted by `vault`
     pub fn new(vault: Arc<VaultService>, clusters: Arc<ContainerEngine>) -> ClusterSecrets {
-        ClusterSecrets { vault, clusters }
+        ClusterSecrets {
+            vault,
+            clusters,
+            recent: std::sync::Mutex::default(),
+        }
     }
 
-    async fn cluster(&self, id: &str) -> Result<Cluster, KubeError> {
-        self.clusters
-            .active_cluster(id)
-            .await
-            .map_err(|e| KubeError::Unavailable(e.to_string()))?
-            .ok_or_else(|| KubeError::Encryption(format!("cluster {id} is not active")))
+    async fn cluster(&self, id: &str) -> Result<Arc<Cluster>, KubeError> {
+        if let Some(cluster) = self.recent.lock().ok().and_then(|recent| {
+            recent
+                .get(id)
+                .filter(|(_, at)| at.elapsed() < CLUSTER_CACHE)
+                .map(|(cluster, _)| cluster.clone())
+        }) {
+            return Ok(cluster);
+        }
+        let cluster = Arc::new(
+            self.clusters
+                .active_cluster(id)
+                .await
+                .map_err(|e| KubeError::Unavailable(e.to_string()))?
+                .ok_or_else(|| KubeError::Encryption(format!("cluster {id} is not active")))?,
+        );
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() > 10_000 {
+                recent.clear();
+            }
+            recent.insert(id.to_owned(), (cluster.clone(), std::time::Instant::now()));
+        }
+        Ok(cluster)
     }
 
     /// The cluster's customer-managed key, checked usable by the cluster for `operation`
@@ -115,8 +142,12 @@ impl ClusterSecrets {
 
     /// The cluster's platform-managed key, made on first use
     async fn platform_key(&self, cluster: &str) -> Result<(String, Arc<KeyMaterial>), KubeError> {
-        let store_key = format!("{PLATFORM_KEYS}{cluster}");
         let version_id = platform_version_id(cluster);
+        // Platform keys never change once made, so the cache spares the store read.
+        if let Some(found) = self.vault.cached(cluster, &version_id) {
+            return Ok((version_id, found));
+        }
+        let store_key = format!("{PLATFORM_KEYS}{cluster}");
         let store = self.vault.store();
         let record = match store.get(&store_key).await? {
             Some(entry) => decode::<PlatformKey>(&entry.value).map_err(internal)?,
@@ -148,7 +179,7 @@ impl ClusterSecrets {
                 }
             }
         };
-        if let Some(found) = self.vault.cached(&record.version_id) {
+        if let Some(found) = self.vault.cached(cluster, &record.version_id) {
             return Ok((record.version_id, found));
         }
         let wrapped = STANDARD
@@ -161,7 +192,8 @@ impl ClusterSecrets {
             .map_err(internal)?;
         let material =
             Arc::new(KeyMaterial::from_secret_bytes(KeyShape::AES_256, bytes).map_err(internal)?);
-        self.vault.remember(&record.version_id, material.clone());
+        self.vault
+            .remember(cluster, &record.version_id, material.clone());
         Ok((record.version_id, material))
     }
 }
@@ -184,13 +216,18 @@ impl SecretsAtRest for ClusterSecrets {
                 let key = self
                     .customer_key(&cluster, key_id, "Encrypt", "KEY_ENCRYPT")
                     .await?;
-                let version = self
-                    .vault
-                    .load_version(&key, &key.current_key_version)
-                    .await
-                    .map_err(internal)?;
-                let material = self.vault.material(&key, &version).map_err(internal)?;
-                (version.version.id, material)
+                let material = match self.vault.cached(&key.id, &key.current_key_version) {
+                    Some(material) => material,
+                    None => {
+                        let version = self
+                            .vault
+                            .load_version(&key, &key.current_key_version)
+                            .await
+                            .map_err(internal)?;
+                        self.vault.material(&key, &version).map_err(internal)?
+                    }
+                };
+                (key.current_key_version.clone(), material)
             }
             None => self.platform_key(cluster_id).await?,
         };
@@ -227,17 +264,22 @@ impl SecretsAtRest for ClusterSecrets {
             let key = self
                 .customer_key(&cluster, key_id, "Decrypt", "KEY_DECRYPT")
                 .await?;
-            let version = self
-                .vault
-                .load_version(&key, &object.key_id)
-                .await
-                .map_err(|_| {
-                    KubeError::Encryption(format!(
-                        "{store_key} was encrypted with key version {}, which key {} does not have",
-                        object.key_id, key.id
-                    ))
-                })?;
-            self.vault.material(&key, &version).map_err(internal)?
+            match self.vault.cached(&key.id, &object.key_id) {
+                Some(material) => material,
+                None => {
+                    let version = self
+                        .vault
+                        .load_version(&key, &object.key_id)
+                        .await
+                        .map_err(|_| {
+                            KubeError::Encryption(format!(
+                                "{store_key} was encrypted with key version {}, which key {} does not have",
+                                object.key_id, key.id
+                            ))
+                        })?;
+                    self.vault.material(&key, &version).map_err(internal)?
+                }
+            }
         };
         let (dek, _) = crypto::decrypt(
             &material,
@@ -251,7 +293,6 @@ impl SecretsAtRest for ClusterSecrets {
         })?;
         let dek = DataKey::from_bytes(&dek).map_err(internal)?;
         envelope::open(&object, store_key, &dek)
-            .map(|plaintext| plaintext.to_vec())
             .map_err(|e| KubeError::Encryption(format!("{store_key}: {e}")))
     }
 }

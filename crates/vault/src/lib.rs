@@ -97,7 +97,8 @@ pub struct VaultService {
     root: RootKey,
     /// `https://host:port`, the base of every vault's endpoints
     base_url: String,
-    material: Mutex<HashMap<String, Arc<KeyMaterial>>>,
+    /// Version OCID → (its key's OCID, the material)
+    material: Mutex<HashMap<String, (String, Arc<KeyMaterial>)>>,
 }
 
 impl std::fmt::Debug for VaultService {
@@ -626,7 +627,7 @@ impl VaultService {
             &id,
         );
         let revision = commit_or(self.store(), txn, || IdentityError::Conflict).await?;
-        self.remember(&version.version.id, material);
+        self.remember(&id, &version.version.id, material);
         tracing::info!(target: "portcullis::audit", principal = %caller.describe(), key = %id, vault = %vault.id, algorithm = ?shape.algorithm, "key created");
         Ok(Versioned {
             value: key,
@@ -668,19 +669,22 @@ impl VaultService {
         Ok((version, Arc::new(material)))
     }
 
-    pub(crate) fn cached(&self, version_id: &str) -> Option<Arc<KeyMaterial>> {
-        self.material
-            .lock()
-            .ok()
-            .and_then(|cache| cache.get(version_id).cloned())
+    /// The unwrapped material of `version_id`, if it is cached and belongs to `key_id`
+    pub(crate) fn cached(&self, key_id: &str, version_id: &str) -> Option<Arc<KeyMaterial>> {
+        self.material.lock().ok().and_then(|cache| {
+            cache
+                .get(version_id)
+                .filter(|(owner, _)| owner == key_id)
+                .map(|(_, material)| material.clone())
+        })
     }
 
-    pub(crate) fn remember(&self, version_id: &str, material: Arc<KeyMaterial>) {
+    pub(crate) fn remember(&self, key_id: &str, version_id: &str, material: Arc<KeyMaterial>) {
         if let Ok(mut cache) = self.material.lock() {
             if cache.len() >= MATERIAL_CACHE_LIMIT {
                 cache.clear();
             }
-            cache.insert(version_id.to_owned(), material);
+            cache.insert(version_id.to_owned(), (key_id.to_owned(), material));
         }
     }
 
@@ -863,7 +867,7 @@ impl VaultService {
             .put(key_key(&key.id), encode(&key)?)
             .put(version_key(&key.id, &version.version.id), encode(&version)?);
         commit_or(self.store(), txn, || IdentityError::Conflict).await?;
-        self.remember(&version.version.id, material);
+        self.remember(&key.id, &version.version.id, material);
         tracing::info!(target: "portcullis::audit", principal = %caller.describe(), key = %id, version = %version.version.id, "key rotated");
         Ok(version.version)
     }
@@ -931,7 +935,7 @@ impl VaultService {
         key: &Key,
         version: &StoredKeyVersion,
     ) -> VaultResult<Arc<KeyMaterial>> {
-        if let Some(found) = self.cached(&version.version.id) {
+        if let Some(found) = self.cached(&key.id, &version.version.id) {
             return Ok(found);
         }
         let wrapped = STANDARD
@@ -939,7 +943,7 @@ impl VaultService {
             .map_err(|_| KmsError::Unwrap)?;
         let bytes = self.root.unwrap(&version.version.id, &wrapped)?;
         let material = Arc::new(KeyMaterial::from_secret_bytes(key.key_shape, bytes)?);
-        self.remember(&version.version.id, material.clone());
+        self.remember(&key.id, &version.version.id, material.clone());
         Ok(material)
     }
 }
