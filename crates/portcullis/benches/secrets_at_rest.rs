@@ -228,21 +228,11 @@ async fn through_the_server() {
                 "statements": [format!("Allow any-user to use keys in tenancy where ALL {{request.principal.type = 'cluster', target.key.id = '{key}'}}")]})),
         )
         .await;
-    let created = admin
-        .send(
-            "POST",
-            "/20180222/clusters",
-            Some(serde_json::json!({"compartmentId": tenancy, "name": "byok", "kubernetesVersion": "v1.32.1", "kmsKeyId": key})),
-        )
-        .await;
-    let work = created.header("opc-work-request-id").unwrap().to_owned();
-    let customer = admin
-        .send("GET", &format!("/20180222/workRequests/{work}"), None)
-        .await
-        .body["resources"][0]["identifier"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let customer = support::create_cluster(
+        &admin,
+        serde_json::json!({"compartmentId": tenancy, "name": "byok", "kubernetesVersion": "v1.32.1", "kmsKeyId": key}),
+    )
+    .await;
     let customer_token = portcullis_containerengine::generate_token(
         &signer,
         &customer,

@@ -30,22 +30,11 @@ pub(crate) async fn setup() -> Setup {
     );
     let admin = server.admin();
     let tenancy = server.tenancy();
-    let created = admin
-        .send(
-            "POST",
-            "/20180222/clusters",
-            Some(serde_json::json!({"compartmentId": tenancy, "name": "bench", "kubernetesVersion": "v1.32.1"})),
-        )
-        .await;
-    assert_eq!(created.status, 202);
-    let work = created.header("opc-work-request-id").unwrap().to_owned();
-    let cluster = admin
-        .send("GET", &format!("/20180222/workRequests/{work}"), None)
-        .await
-        .body["resources"][0]["identifier"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let cluster = create_cluster(
+        &admin,
+        serde_json::json!({"compartmentId": tenancy, "name": "bench", "kubernetesVersion": "v1.32.1"}),
+    )
+    .await;
     let key = std::fs::read_to_string(server.config_value("key_file")).unwrap();
     let signer = portcullis_auth::RequestSigner::new(
         &tenancy,
@@ -70,6 +59,25 @@ pub(crate) async fn setup() -> Setup {
 }
 
 /// An HTTP/1.1 client trusting the server's CA, one connection per client
+/// Creates a cluster from `details` and returns its OCID (from the work request)
+pub(crate) async fn create_cluster(
+    admin: &portcullis_testing::ApiClient,
+    details: serde_json::Value,
+) -> String {
+    let created = admin
+        .send("POST", "/20180222/clusters", Some(details))
+        .await;
+    assert_eq!(created.status, 202, "{}", created.body);
+    let work = created.header("opc-work-request-id").unwrap().to_owned();
+    admin
+        .send("GET", &format!("/20180222/workRequests/{work}"), None)
+        .await
+        .body["resources"][0]["identifier"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub(crate) fn client(server: &Server) -> reqwest::Client {
     reqwest::Client::builder()
         .tls_certs_only(
