@@ -21,6 +21,7 @@ pub mod error;
 mod identity;
 mod kube;
 mod kube_authz;
+mod registry;
 pub mod request;
 pub mod server;
 pub mod tls;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub kube: Arc<KubeService>,
     /// Vaults, keys, crypto and vault secrets
     pub vault: Arc<portcullis_vault::VaultService>,
+    /// The container registry
+    pub registry: Arc<portcullis_registry::Registry>,
 }
 
 static OPC_REQUEST_ID: HeaderName = HeaderName::from_static("opc-request-id");
@@ -89,6 +92,7 @@ pub fn app(state: AppState) -> Router {
         .merge(identity::routes())
         .merge(ce::routes())
         .merge(vault::routes())
+        .merge(registry::routes())
         .route("/healthz", axum::routing::get(health))
         .route(
             "/clusters/{cluster_id}/webhooks/authenticate",

@@ -33,6 +33,20 @@ pub fn random_bytes<const N: usize>() -> KmsResult<Zeroizing<[u8; N]>> {
     Ok(bytes)
 }
 
+/// A 32-byte key for `purpose`, derived from the root key file's bytes with HKDF-SHA256:
+/// each subsystem (the vault, registry tokens) gets its own key from the one file
+pub fn derive_key(file_bytes: &[u8], purpose: &str) -> KmsResult<Zeroizing<[u8; ROOT_KEY_LEN]>> {
+    use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+    let salt = Salt::new(HKDF_SHA256, b"portcullis");
+    let info: &[&[u8]] = &[purpose.as_bytes()];
+    let mut derived = Zeroizing::new([0u8; ROOT_KEY_LEN]);
+    salt.extract(file_bytes)
+        .expand(info, HKDF_SHA256)
+        .and_then(|okm| okm.fill(derived.as_mut_slice()))
+        .map_err(|_| KmsError::Crypto("HKDF"))?;
+    Ok(derived)
+}
+
 impl RootKey {
     /// A root key from its 32 bytes (as read from the root key file)
     pub fn from_bytes(bytes: &[u8]) -> KmsResult<RootKey> {
@@ -52,14 +66,7 @@ impl RootKey {
     /// The vault's root key derived from the root key file's bytes with HKDF-SHA256, so the
     /// vault never shares a key with other users of the same file
     pub fn derive(file_bytes: &[u8]) -> KmsResult<RootKey> {
-        use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
-        let salt = Salt::new(HKDF_SHA256, b"portcullis");
-        let info: &[&[u8]] = &[b"portcullis/vault/root-key/v1"];
-        let mut derived = Zeroizing::new([0u8; ROOT_KEY_LEN]);
-        salt.extract(file_bytes)
-            .expand(info, HKDF_SHA256)
-            .and_then(|okm| okm.fill(derived.as_mut_slice()))
-            .map_err(|_| KmsError::Crypto("HKDF"))?;
+        let derived = derive_key(file_bytes, "portcullis/vault/root-key/v1")?;
         RootKey::from_bytes(derived.as_slice())
     }
 

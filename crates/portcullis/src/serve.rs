@@ -248,6 +248,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
         .await?,
     );
+    let registry = Arc::new(portcullis_registry::Registry::open(
+        identity.clone(),
+        &data_dir.join("registry"),
+        portcullis_kms::root::derive_key(root_bytes.as_slice(), "portcullis/registry/tokens/v1")?
+            .as_slice(),
+    )?);
     drop(root_bytes);
     kube.encrypt_secrets_with(Arc::new(portcullis_vault::at_rest::ClusterSecrets::new(
         vault.clone(),
@@ -271,6 +277,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         containerengine,
         kube,
         vault,
+        registry,
     });
 
     println!(

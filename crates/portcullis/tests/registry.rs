@@ -1,0 +1,337 @@
+//! The registry with real clients: skopeo copies an OCI layout in and out byte for byte,
+//! lists tags, inspects and deletes, authenticated with an IAM auth token; IAM policies
+//! decide who may push and pull which repositories.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a panic is a failed test"
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use portcullis_testing::{ApiClient, Server};
+use serde_json::{Value, json};
+
+/// sha256 of bytes, hex
+fn sha256(bytes: &[u8]) -> String {
+    portcullis_distribution::Digest::of(portcullis_distribution::Algorithm::Sha256, bytes)
+        .hex()
+        .to_owned()
+}
+
+/// Writes an OCI image layout with one image (a config and one gzipped tar layer)
+fn oci_layout(dir: &Path, tag: &str, content: &str) -> PathBuf {
+    let layout = dir.join(format!("layout-{tag}"));
+    let blobs = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let files = dir.join(format!("files-{tag}"));
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("hello.txt"), content).unwrap();
+    let layer_file = dir.join(format!("layer-{tag}.tar.gz"));
+    let status = Command::new("tar")
+        .args(["-czf"])
+        .arg(&layer_file)
+        .arg("-C")
+        .arg(&files)
+        .arg("hello.txt")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let layer = std::fs::read(&layer_file).unwrap();
+    let config = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {}}).to_string();
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", sha256(config.as_bytes())), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{}", sha256(&layer)), "size": layer.len()}],
+    })
+    .to_string();
+    for bytes in [config.as_bytes(), &layer, manifest.as_bytes()] {
+        std::fs::write(blobs.join(sha256(bytes)), bytes).unwrap();
+    }
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        layout.join("index.json"),
+        json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{}", sha256(manifest.as_bytes())), "size": manifest.len(),
+            "annotations": {"org.opencontainers.image.ref.name": tag}}]})
+        .to_string(),
+    )
+    .unwrap();
+    layout
+}
+
+/// skopeo, trusting the server's CA
+struct Skopeo {
+    certs: PathBuf,
+}
+
+impl Skopeo {
+    fn new(server: &Server, dir: &Path) -> Skopeo {
+        let certs = dir.join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::copy(server.ca_bundle(), certs.join("ca.crt")).unwrap();
+        Skopeo { certs }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("skopeo")
+            .args(args)
+            .env("HOME", self.certs.parent().unwrap())
+            .output()
+            .expect("skopeo is installed (Debian package skopeo)")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "skopeo {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn cert_dir(&self) -> String {
+        self.certs.display().to_string()
+    }
+}
+
+/// An auth token for `user` (through the Identity API)
+async fn auth_token(api: &ApiClient, user: &str) -> String {
+    let reply = api
+        .send(
+            "POST",
+            &format!("/20160918/users/{user}/authTokens"),
+            Some(json!({"description": "registry"})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["token"].as_str().unwrap().to_owned()
+}
+
+async fn name_of(api: &ApiClient, path: &str) -> String {
+    let reply = api.send("GET", path, None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["name"].as_str().unwrap().to_owned()
+}
+
+fn files_equal(a: &Path, b: &Path) {
+    let mut left: Vec<(String, Vec<u8>)> = std::fs::read_dir(a.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    let mut right: Vec<(String, Vec<u8>)> = std::fs::read_dir(b.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    left.sort();
+    right.sort();
+    assert_eq!(
+        left, right,
+        "the copied-out layout differs from the original"
+    );
+}
+
+#[test]
+fn skopeo_copies_in_and_out_byte_identical_and_iam_decides_push_and_pull() {
+    let server = common::server();
+    let dir = tempfile::tempdir().unwrap();
+    let admin = server.admin();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let user = server.config_value("user");
+    let (tenancy_name, user_name, token) = runtime.block_on(async {
+        (
+            name_of(&admin, &format!("/20160918/tenancies/{}", server.tenancy())).await,
+            name_of(&admin, &format!("/20160918/users/{user}")).await,
+            auth_token(&admin, &user).await,
+        )
+    });
+    let creds = format!("{tenancy_name}/{user_name}:{token}");
+    let host = server.endpoint().trim_start_matches("https://").to_owned();
+    let skopeo = Skopeo::new(&server, dir.path());
+    let layout = oci_layout(dir.path(), "v1", "hello from portcullis");
+    let image = format!("docker://{host}/team-a/app:v1");
+
+    skopeo.ok(&[
+        "copy",
+        "--dest-creds",
+        &creds,
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:v1", layout.display()),
+        &image,
+    ]);
+    let out = dir.path().join("out");
+    skopeo.ok(&[
+        "copy",
+        "--src-creds",
+        &creds,
+        "--src-cert-dir",
+        &skopeo.cert_dir(),
+        &image,
+        &format!("oci:{}:v1", out.display()),
+    ]);
+    files_equal(&layout, &out);
+
+    let inspected: Value = serde_json::from_str(&skopeo.ok(&[
+        "inspect",
+        "--raw",
+        "--creds",
+        &creds,
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &image,
+    ]))
+    .unwrap();
+    assert_eq!(
+        inspected["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    skopeo.ok(&[
+        "copy",
+        "--src-creds",
+        &creds,
+        "--dest-creds",
+        &creds,
+        "--src-cert-dir",
+        &skopeo.cert_dir(),
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &image,
+        &format!("docker://{host}/team-a/app:v2"),
+    ]);
+    let tags: Value = serde_json::from_str(&skopeo.ok(&[
+        "list-tags",
+        "--creds",
+        &creds,
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &format!("docker://{host}/team-a/app"),
+    ]))
+    .unwrap();
+    assert_eq!(tags["Tags"], json!(["v1", "v2"]));
+    skopeo.ok(&[
+        "delete",
+        "--creds",
+        &creds,
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &format!("docker://{host}/team-a/app:v2"),
+    ]);
+    // skopeo deletes by digest: every tag of that manifest goes with it, as the spec says.
+    for tag in ["v1", "v2"] {
+        let gone = skopeo.run(&[
+            "inspect",
+            "--creds",
+            &creds,
+            "--cert-dir",
+            &skopeo.cert_dir(),
+            &format!("docker://{host}/team-a/app:{tag}"),
+        ]);
+        assert!(!gone.status.success(), "{tag} is gone");
+        assert!(String::from_utf8_lossy(&gone.stderr).contains("manifest unknown"));
+    }
+    skopeo.ok(&[
+        "copy",
+        "--dest-creds",
+        &creds,
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:v1", layout.display()),
+        &image,
+    ]);
+
+    // A wrong password is refused at login.
+    let wrong = skopeo.run(&[
+        "inspect",
+        "--creds",
+        &format!("{tenancy_name}/{user_name}:nope"),
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &image,
+    ]);
+    assert!(!wrong.status.success());
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains("unauthorized") || said.contains("401"),
+        "{said}"
+    );
+
+    // A user with only `read repos` where the name starts with team-a: pulls there, nowhere else,
+    // and no pushes.
+    let oci = portcullis_testing::OciCli::new(&server, &server.config_file());
+    let reader = common::kubectl::iam_user(&server, &oci, "rita", "pullers", dir.path());
+    common::kubectl::allow(
+        &server,
+        &oci,
+        "pullers",
+        "Allow group pullers to read repos in tenancy where target.repo.name = /team-a*/",
+    );
+    let rita = format!(
+        "{tenancy_name}/rita:{}",
+        runtime.block_on(auth_token(&admin, &reader.id))
+    );
+    skopeo.ok(&[
+        "copy",
+        "--dest-creds",
+        &creds,
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{host}/team-b/app:v1"),
+    ]);
+    skopeo.ok(&[
+        "inspect",
+        "--creds",
+        &rita,
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &image,
+    ]);
+    let elsewhere = skopeo.run(&[
+        "inspect",
+        "--creds",
+        &rita,
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &format!("docker://{host}/team-b/app:v1"),
+    ]);
+    assert!(
+        !elsewhere.status.success(),
+        "team-b is outside rita's policy"
+    );
+    let push = skopeo.run(&[
+        "copy",
+        "--dest-creds",
+        &rita,
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{host}/team-a/rita:v1"),
+    ]);
+    assert!(!push.status.success(), "rita may not push");
+    let said = String::from_utf8_lossy(&push.stderr);
+    assert!(said.contains("denied"), "{said}");
+}
