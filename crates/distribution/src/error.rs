@@ -28,6 +28,8 @@ pub enum Code {
     RangeInvalid,
     /// A manifest over the size limit (413, spelled `SIZE_INVALID`)
     TooLarge,
+    /// A tag page size that is not a number (400; distribution's own code)
+    PaginationNumberInvalid,
 }
 
 impl Code {
@@ -50,6 +52,7 @@ impl Code {
             Code::TooManyRequests => "TOOMANYREQUESTS",
             Code::RangeInvalid => "BLOB_UPLOAD_INVALID",
             Code::TooLarge => "SIZE_INVALID",
+            Code::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
         }
     }
 
@@ -71,7 +74,8 @@ impl Code {
             | Code::ManifestBlobUnknown
             | Code::ManifestInvalid
             | Code::NameInvalid
-            | Code::SizeInvalid => 400,
+            | Code::SizeInvalid
+            | Code::PaginationNumberInvalid => 400,
         }
     }
 }

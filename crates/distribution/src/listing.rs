@@ -27,7 +27,7 @@ pub fn page_size(n: Option<&str>) -> DistributionResult<Option<usize>> {
             .map(|n| Some(usize::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE)))
             .map_err(|_| {
                 DistributionError::new(
-                    Code::Unsupported,
+                    Code::PaginationNumberInvalid,
                     format!(
                         "`n` must be a non-negative integer, not `{}`",
                         text.chars().take(32).collect::<String>()
@@ -107,7 +107,7 @@ mod tests {
         );
         assert_eq!(
             page_size(Some("99999999999999999999")).unwrap_err().code,
-            Code::Unsupported
+            Code::PaginationNumberInvalid
         );
         assert_eq!(page_size(Some("1000000")).unwrap(), Some(MAX_PAGE));
         assert!(page_size(Some("-1")).is_err());
