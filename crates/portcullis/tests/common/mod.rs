@@ -10,6 +10,7 @@
 )]
 
 pub(crate) mod kubectl;
+pub(crate) mod registry;
 
 use std::path::Path;
 
