@@ -33,18 +33,30 @@ fn oci_layout(dir: &Path, tag: &str, content: &str) -> PathBuf {
     let files = dir.join(format!("files-{tag}"));
     std::fs::create_dir_all(&files).unwrap();
     std::fs::write(files.join("hello.txt"), content).unwrap();
-    let layer_file = dir.join(format!("layer-{tag}.tar.gz"));
+    // A real image: the config's diff_ids name the uncompressed layer, so podman can
+    // unpack it into its storage.
+    let tar_file = dir.join(format!("layer-{tag}.tar"));
     let status = Command::new("tar")
-        .args(["-czf"])
-        .arg(&layer_file)
+        .args(["--mtime=@0", "--owner=0", "--group=0", "-cf"])
+        .arg(&tar_file)
         .arg("-C")
         .arg(&files)
         .arg("hello.txt")
         .status()
         .unwrap();
     assert!(status.success());
-    let layer = std::fs::read(&layer_file).unwrap();
-    let config = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {}}).to_string();
+    let tar = std::fs::read(&tar_file).unwrap();
+    let gzipped = Command::new("gzip")
+        .args(["-n", "-c"])
+        .arg(&tar_file)
+        .output()
+        .unwrap();
+    assert!(gzipped.status.success());
+    let layer = gzipped.stdout;
+    let config = json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256(&tar))]},
+        "config": {"Cmd": ["/hello.txt"]}})
+    .to_string();
     let manifest = json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", sha256(config.as_bytes())), "size": config.len()},
@@ -334,4 +346,76 @@ fn skopeo_copies_in_and_out_byte_identical_and_iam_decides_push_and_pull() {
     assert!(!push.status.success(), "rita may not push");
     let said = String::from_utf8_lossy(&push.stderr);
     assert!(said.contains("denied"), "{said}");
+
+    // podman: log in with the auth token, pull, retag, push, pull the copy.
+    let podman = Podman::new(dir.path(), &skopeo.cert_dir());
+    let login = podman.ok(&[
+        "login",
+        "-u",
+        &format!("{tenancy_name}/{user_name}"),
+        "-p",
+        &token,
+        &host,
+    ]);
+    assert!(login.contains("Login Succeeded"), "{login}");
+    podman.ok(&["pull", &format!("{host}/team-a/app:v1")]);
+    podman.ok(&[
+        "tag",
+        &format!("{host}/team-a/app:v1"),
+        &format!("{host}/team-a/podman:v1"),
+    ]);
+    podman.ok(&["push", &format!("{host}/team-a/podman:v1")]);
+    podman.ok(&[
+        "rmi",
+        &format!("{host}/team-a/podman:v1"),
+        &format!("{host}/team-a/app:v1"),
+    ]);
+    podman.ok(&["pull", &format!("{host}/team-a/podman:v1")]);
+    let images = podman.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(images.contains("team-a/podman:v1"), "{images}");
+}
+
+/// podman with its own storage (vfs), auth file and the server's CA
+struct Podman {
+    root: PathBuf,
+    certs: String,
+}
+
+impl Podman {
+    fn new(dir: &Path, certs: &str) -> Podman {
+        Podman {
+            root: dir.join("podman"),
+            certs: certs.to_owned(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let mut command = Command::new("podman");
+        command
+            .arg("--root")
+            .arg(self.root.join("storage"))
+            .arg("--runroot")
+            .arg(self.root.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args.first())
+            .env("REGISTRY_AUTH_FILE", self.root.join("auth.json"))
+            .env("HOME", &self.root);
+        if matches!(args.first(), Some(&("login" | "pull" | "push"))) {
+            command.args(["--cert-dir", &self.certs]);
+        }
+        let out = command
+            .args(args.get(1..).unwrap_or_default())
+            .output()
+            .expect("podman is installed (Debian package podman)");
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
 }
