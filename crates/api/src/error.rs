@@ -55,6 +55,20 @@ impl From<portcullis_vault::VaultError> for ApiError {
     }
 }
 
+impl From<portcullis_registry::RegistryError> for ApiError {
+    fn from(error: portcullis_registry::RegistryError) -> Self {
+        use portcullis_registry::RegistryError as R;
+        match error {
+            R::Identity(e) => ApiError::Identity(e),
+            R::Distribution(e) => ApiError::InvalidParameter(e.message),
+            R::Unauthorized | R::Denied => {
+                ApiError::Identity(IdentityError::NotAuthorizedOrNotFound)
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<SignatureError> for ApiError {
     fn from(error: SignatureError) -> Self {
         let message = match error {

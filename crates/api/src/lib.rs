@@ -16,6 +16,7 @@ use portcullis_containerengine::ContainerEngine;
 use portcullis_identity::IdentityService;
 use portcullis_kube::KubeService;
 
+mod artifacts;
 mod ce;
 pub mod error;
 mod identity;
@@ -93,6 +94,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ce::routes())
         .merge(vault::routes())
         .merge(registry::routes())
+        .merge(artifacts::routes())
         .route("/healthz", axum::routing::get(health))
         .route(
             "/clusters/{cluster_id}/webhooks/authenticate",

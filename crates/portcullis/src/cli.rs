@@ -1,6 +1,7 @@
 //! The command-line client, shaped like `oci`: same command names, option names, config file
 //! and output.
 
+pub(crate) mod artifacts;
 pub(crate) mod ce;
 pub(crate) mod client;
 pub(crate) mod config;

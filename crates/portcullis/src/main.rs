@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::kms::SecretsCommand,
     },
+    /// Container repositories and images, as `oci artifacts`
+    Artifacts {
+        #[command(subcommand)]
+        command: cli::artifacts::ArtifactsCommand,
+    },
     /// Serve the KMS v2 plugin an attached kube-apiserver encrypts its Secrets with
     KmsPlugin(cli::plugins::KmsPluginArgs),
     /// Serve the Secrets Store CSI driver provider that mounts vault secrets into pods
@@ -105,6 +110,10 @@ fn main() -> std::process::ExitCode {
             Command::Secrets { command } => {
                 let client = cli::client::Client::new(&cli.global)?;
                 cli::kms::run_secrets(&client, command).await
+            }
+            Command::Artifacts { command } => {
+                let client = cli::client::Client::new(&cli.global)?;
+                cli::artifacts::run(&client, command).await
             }
             Command::KmsPlugin(args) => cli::plugins::kms_plugin(args).await,
             Command::CsiProvider(args) => cli::plugins::csi_provider(args).await,

@@ -419,3 +419,188 @@ impl Podman {
         )
     }
 }
+
+#[test]
+fn repositories_and_images_as_oci_artifacts_public_and_immutable() {
+    let server = common::server();
+    let dir = tempfile::tempdir().unwrap();
+    let admin = server.admin();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let user = server.config_value("user");
+    let (tenancy_name, user_name, token) = runtime.block_on(async {
+        (
+            name_of(&admin, &format!("/20160918/tenancies/{}", server.tenancy())).await,
+            name_of(&admin, &format!("/20160918/users/{user}")).await,
+            auth_token(&admin, &user).await,
+        )
+    });
+    let creds = format!("{tenancy_name}/{user_name}:{token}");
+    let host = server.endpoint().trim_start_matches("https://").to_owned();
+    let skopeo = Skopeo::new(&server, dir.path());
+    let oci = portcullis_testing::OciCli::new(&server, &server.config_file());
+    let tenancy = server.tenancy();
+
+    let created = oci.json(&[
+        "artifacts",
+        "container",
+        "repository",
+        "create",
+        "--compartment-id",
+        &tenancy,
+        "--display-name",
+        "team-a/public",
+        "--is-public",
+        "true",
+    ]);
+    let repository = created["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["data"]["is-public"], true);
+    let first = oci_layout(dir.path(), "one", "first image");
+    let second = oci_layout(dir.path(), "two", "second image");
+    let public = format!("docker://{host}/team-a/public:v1");
+    skopeo.ok(&[
+        "copy",
+        "--dest-creds",
+        &creds,
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:one", first.display()),
+        &public,
+    ]);
+    skopeo.ok(&[
+        "copy",
+        "--dest-creds",
+        &creds,
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:one", first.display()),
+        &format!("docker://{host}/team-a/private:v1"),
+    ]);
+
+    // Anonymous pulls: the public repository only.
+    skopeo.ok(&[
+        "inspect",
+        "--no-creds",
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &public,
+    ]);
+    let private = skopeo.run(&[
+        "inspect",
+        "--no-creds",
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &format!("docker://{host}/team-a/private:v1"),
+    ]);
+    assert!(!private.status.success());
+
+    // Immutable: the tag cannot move to another image; pushing the same image again is fine.
+    oci.json(&[
+        "artifacts",
+        "container",
+        "repository",
+        "update",
+        "--repository-id",
+        &repository,
+        "--is-immutable",
+        "true",
+    ]);
+    let moved = skopeo.run(&[
+        "copy",
+        "--dest-creds",
+        &creds,
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:two", second.display()),
+        &public,
+    ]);
+    assert!(!moved.status.success());
+    assert!(
+        String::from_utf8_lossy(&moved.stderr).contains("immutable"),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    skopeo.ok(&[
+        "copy",
+        "--dest-creds",
+        &creds,
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:one", first.display()),
+        &public,
+    ]);
+
+    // Images, through oci and our CLI.
+    let images = oci.json(&[
+        "artifacts",
+        "container",
+        "image",
+        "list",
+        "--compartment-id",
+        &tenancy,
+        "--repository-name",
+        "team-a/public",
+    ]);
+    let items = images["data"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["version"], "v1");
+    assert_eq!(items[0]["display-name"], "team-a/public:v1");
+    let image = items[0]["id"].as_str().unwrap().to_owned();
+    let ours = common::kubectl::portcullis(
+        &server,
+        &server.config_file(),
+        &[
+            "artifacts",
+            "container",
+            "image",
+            "get",
+            "--image-id",
+            &image,
+        ],
+    );
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    let detail: Value = serde_json::from_slice(&ours.stdout).unwrap();
+    assert_eq!(
+        detail["data"]["layers"].as_array().unwrap().len(),
+        2,
+        "config and one layer"
+    );
+    let listed = oci.json(&[
+        "artifacts",
+        "container",
+        "repository",
+        "list",
+        "--compartment-id",
+        &tenancy,
+    ]);
+    assert_eq!(listed["data"]["repository-count"], 2);
+    let deleted = common::kubectl::portcullis(
+        &server,
+        &server.config_file(),
+        &[
+            "artifacts",
+            "container",
+            "image",
+            "delete",
+            "--image-id",
+            &image,
+            "--force",
+        ],
+    );
+    assert!(
+        deleted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    let gone = skopeo.run(&[
+        "inspect",
+        "--no-creds",
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &public,
+    ]);
+    assert!(!gone.status.success());
+}

@@ -7,7 +7,7 @@
 //! but never those: `reg/tag/<name>:<tag>`, `reg/manifest/<name>@<digest>`,
 //! `reg/blob/<name>@<digest>`, `reg/referrer/<name>@<subject>/<digest>`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +26,7 @@ use portcullis_store::{Store, StoreError, Txn};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
+pub mod artifacts;
 pub mod auth;
 pub mod blobs;
 
@@ -85,6 +86,15 @@ pub struct Repository {
     pub created_by: String,
     /// `AVAILABLE`
     pub lifecycle_state: String,
+    /// Free-form tags
+    #[serde(default)]
+    pub freeform_tags: BTreeMap<String, String>,
+    /// Defined tags
+    #[serde(default)]
+    pub defined_tags: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// `{content, format}`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readme: Option<serde_json::Value>,
 }
 
 /// A manifest record (the bytes are a blob under the same digest)
@@ -156,6 +166,9 @@ fn blob_key(name: &RepositoryName, digest: &Digest) -> String {
 }
 fn referrer_prefix(name: &RepositoryName, subject: &str) -> String {
     format!("reg/referrer/{name}@{subject}/")
+}
+fn image_key(image_id: &str) -> String {
+    format!("reg/image/{image_id}")
 }
 fn upload_key(session: &str) -> String {
     format!("reg/upload/{session}")
@@ -276,6 +289,9 @@ impl Registry {
             time_created: now(),
             created_by: caller.to_owned(),
             lifecycle_state: "AVAILABLE".into(),
+            freeform_tags: BTreeMap::new(),
+            defined_tags: BTreeMap::new(),
+            readme: None,
         };
         let txn = Txn::new()
             .require_absent(repo_key(name))
@@ -657,14 +673,29 @@ impl Registry {
         }
         self.blobs.write(&digest, bytes).await?;
         self.ensure_repository(name, who).await?;
+        let existing: Option<ManifestRecord> =
+            match self.store().get(&manifest_key(name, &digest)).await? {
+                Some(entry) => Some(decode(&entry.value)?),
+                None => None,
+            };
         let record = ManifestRecord {
             media_type: parsed.media_type.clone(),
             size: bytes.len() as u64,
             subject: parsed.subject.as_ref().map(|s| s.digest.clone()),
-            time_created: now(),
-            image_id: Ocid::generate("containerimage", Some(self.identity.region())).into_string(),
+            time_created: existing
+                .as_ref()
+                .map_or_else(now, |e| e.time_created.clone()),
+            image_id: existing.map_or_else(
+                || Ocid::generate("containerimage", Some(self.identity.region())).into_string(),
+                |e| e.image_id,
+            ),
         };
-        let mut txn = Txn::new().put(manifest_key(name, &digest), encode(&record)?);
+        let mut txn = Txn::new()
+            .put(manifest_key(name, &digest), encode(&record)?)
+            .put(
+                image_key(&record.image_id),
+                format!("{name}@{digest}").into_bytes(),
+            );
         if let Reference::Tag(tag) = reference {
             txn = txn.put(
                 format!("{}{tag}", tag_prefix(name)),
@@ -737,7 +768,9 @@ impl Registry {
                     return Err(spec(Code::ManifestUnknown, "manifest unknown to registry"));
                 };
                 let record: ManifestRecord = decode(&entry.value)?;
-                let mut txn = Txn::new().delete(manifest_key(name, digest));
+                let mut txn = Txn::new()
+                    .delete(manifest_key(name, digest))
+                    .delete(image_key(&record.image_id));
                 for tag in self.store().list_all(&tag_prefix(name)).await? {
                     if tag.value == digest.to_string().into_bytes() {
                         txn = txn.delete(tag.key);

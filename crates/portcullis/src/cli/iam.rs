@@ -629,7 +629,12 @@ fn paging_query(paging: &Paging) -> Vec<(&'static str, String)> {
 }
 
 fn confirm(deleting: &Deleting) -> anyhow::Result<()> {
-    if deleting.force {
+    confirm_delete(deleting.force)
+}
+
+/// Asks before deleting, as `oci` does, unless `--force`
+pub(crate) fn confirm_delete(force: bool) -> anyhow::Result<()> {
+    if force {
         return Ok(());
     }
     eprint!("Are you sure you want to delete this resource? [y/N]: ");
