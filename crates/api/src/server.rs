@@ -29,7 +29,15 @@ pub async fn serve_tls(
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Large HTTP/2 windows, adapted to the connection: image layers are hundreds of MiB and
+    // the 64 KiB default window stalls a client pulling one stream at a time.
+    builder
+        .http2()
+        .adaptive_window(true)
+        .initial_connection_window_size(16 * 1024 * 1024)
+        .initial_stream_window_size(8 * 1024 * 1024)
+        .max_frame_size(1024 * 1024);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {

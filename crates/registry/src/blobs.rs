@@ -41,6 +41,11 @@ impl BlobStore {
         self.root.join("uploads").join(session)
     }
 
+    /// The metadata file of an upload session (its repository and start time)
+    pub fn session_path(&self, session: &str) -> PathBuf {
+        self.root.join("uploads").join(format!("{session}.session"))
+    }
+
     /// The size of a committed blob, if it exists
     pub async fn size(&self, digest: &Digest) -> std::io::Result<Option<u64>> {
         match tokio::fs::metadata(self.path(digest)).await {

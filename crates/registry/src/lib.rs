@@ -170,9 +170,6 @@ fn referrer_prefix(name: &RepositoryName, subject: &str) -> String {
 fn image_key(image_id: &str) -> String {
     format!("reg/image/{image_id}")
 }
-fn upload_key(session: &str) -> String {
-    format!("reg/upload/{session}")
-}
 
 fn now() -> String {
     jiff::Timestamp::now()
@@ -402,17 +399,17 @@ impl Registry {
 
     // ----- uploads ----------------------------------------------------------------------
 
-    /// Opens an upload session and returns its id
+    /// Opens an upload session and returns its id. A session lives in this server's
+    /// `uploads/` directory (its data, and a `.session` file naming its repository), not in
+    /// the store: a push costs one store commit, when its blob is linked.
     pub async fn start_upload(&self, name: &RepositoryName) -> RegistryResult<String> {
         let session = blobs::random_name();
-        tokio::fs::File::create(self.blobs.upload_path(&session)).await?;
         let record = UploadRecord {
             name: name.to_string(),
             time_started: now(),
         };
-        self.store()
-            .commit(Txn::new().put(upload_key(&session), encode(&record)?))
-            .await?;
+        tokio::fs::write(self.blobs.session_path(&session), encode(&record)?).await?;
+        tokio::fs::File::create(self.blobs.upload_path(&session)).await?;
         Ok(session)
     }
 
@@ -421,10 +418,11 @@ impl Registry {
         if session.is_empty() || !session.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-') {
             return Err(unknown());
         }
-        let Some(entry) = self.store().get(&upload_key(session)).await? else {
-            return Err(unknown());
+        let record: UploadRecord = match tokio::fs::read(self.blobs.session_path(session)).await {
+            Ok(bytes) => decode(&bytes).map_err(|_| unknown())?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(unknown()),
+            Err(e) => return Err(e.into()),
         };
-        let record: UploadRecord = decode(&entry.value)?;
         if record.name != name.as_str() {
             return Err(unknown());
         }
@@ -517,18 +515,24 @@ impl Registry {
             .append(true)
             .open(self.blobs.upload_path(session))
             .await?;
+        // Chunks arrive as TLS records of a few KiB; each tokio file write is a trip to the
+        // blocking pool, so they are gathered into 8 MiB writes.
+        const BATCH: usize = 8 * 1024 * 1024;
+        let mut batch = bytes::BytesMut::with_capacity(BATCH);
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {
-                spec(
-                    Code::BlobUploadInvalid,
-                    format!("the upload was interrupted: {e}"),
-                )
+                spec(Code::BlobUploadInvalid, format!("the upload was interrupted: {e}"))
             })?;
-            file.write_all(&chunk).await?;
             hasher.update(&chunk);
             written = written.saturating_add(chunk.len() as u64);
+            batch.extend_from_slice(&chunk);
+            if batch.len() >= BATCH {
+                file.write_all(&batch).await?;
+                batch.clear();
+            }
         }
+        file.write_all(&batch).await?;
         file.flush().await?;
         if let Some(expected) = expected
             && expected != written
@@ -578,9 +582,9 @@ impl Registry {
         self.blobs.commit_file(&path, digest).await?;
         self.ensure_repository(name, who).await?;
         self.link_blob(name, digest, size).await?;
-        self.store()
-            .commit(Txn::new().delete(upload_key(session)))
-            .await?;
+        tokio::fs::remove_file(self.blobs.session_path(session))
+            .await
+            .ok();
         Ok(())
     }
 
@@ -593,9 +597,9 @@ impl Registry {
         tokio::fs::remove_file(self.blobs.upload_path(session))
             .await
             .ok();
-        self.store()
-            .commit(Txn::new().delete(upload_key(session)))
-            .await?;
+        tokio::fs::remove_file(self.blobs.session_path(session))
+            .await
+            .ok();
         Ok(())
     }
 
