@@ -111,7 +111,11 @@ fn skopeo(args: &[&str]) -> Duration {
     // into cross-repository mounts.
     let home = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let out = Command::new("skopeo").args(args).env("HOME", home.path()).output().unwrap();
+    let out = Command::new("skopeo")
+        .args(args)
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "skopeo {args:?}: {}",
@@ -217,9 +221,6 @@ async fn run() {
         host: peer_address,
         auth: vec!["--{dir}-tls-verify=false".to_owned()],
     };
-    println!("generating images...");
-    let big = layout(dir.path(), "big", 2, 192 * 1024 * 1024);
-    let many = layout(dir.path(), "many", 200, 64 * 1024);
     let out = dir.path().join("pulled");
     println!("\nskopeo copy, best of {rounds} (seconds; lower is better)");
     println!(
@@ -229,6 +230,10 @@ async fn run() {
     for target in [&peer, &ours] {
         let mut best = [Duration::MAX; 4];
         for round in 0..rounds {
+            // Fresh content every round: skopeo's blob-info cache (for root, under
+            // /var/lib/containers) would otherwise turn pushes into cross-repository mounts.
+            let big = layout(dir.path(), "big", 2, 192 * 1024 * 1024);
+            let many = layout(dir.path(), "many", 200, 64 * 1024);
             let repo_big = format!("bench/big{round}");
             let repo_many = format!("bench/many{round}");
             let times = [
@@ -240,6 +245,8 @@ async fn run() {
             for (b, t) in best.iter_mut().zip(times) {
                 *b = (*b).min(t);
             }
+            std::fs::remove_dir_all(&big).ok();
+            std::fs::remove_dir_all(&many).ok();
         }
         println!(
             "  {:<28} {:>12.2} {:>12.2} {:>12.2} {:>12.2}",

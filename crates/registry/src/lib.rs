@@ -24,7 +24,6 @@ use portcullis_iam::{Ocid, Principal, Variables};
 use portcullis_identity::{IdentityError, IdentityService, decode, encode};
 use portcullis_store::{Store, StoreError, Txn};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt as _;
 
 pub mod artifacts;
 pub mod auth;
@@ -489,64 +488,101 @@ impl Registry {
             ));
         }
         // Uploads are hashed with sha256 as they arrive; a sha512 digest re-hashes at the end.
-        let mut hasher = self.take_hasher(session, Algorithm::Sha256).await?;
-        let result = self
-            .write_stream(session, &mut hasher, body, range.map(|r| r.len()))
-            .await;
+        let hasher = self.take_hasher(session, Algorithm::Sha256).await?;
+        let (hasher, _) = self
+            .write_stream(session, hasher, body, range.map(|r| r.len()))
+            .await?;
         if let Ok(mut hashers) = self.hashers.lock() {
             hashers.insert(session.to_owned(), hasher);
         }
-        result?;
         self.session(name, session).await
     }
 
+    /// Appends `body` to the session's file, hashing as it goes. Chunks are gathered into
+    /// 8 MiB batches, each hashed and written on the blocking pool while the next one is
+    /// received, so TLS and HTTP (here) overlap with SHA-256 and the page cache (there).
+    /// On error the hasher is dropped; the next use re-hashes the file, whatever it holds.
     async fn write_stream<S, E>(
         &self,
         session: &str,
-        hasher: &mut Hasher,
+        hasher: Hasher,
         mut body: S,
         expected: Option<u64>,
-    ) -> RegistryResult<u64>
+    ) -> RegistryResult<(Hasher, u64)>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let mut file = tokio::fs::OpenOptions::new()
-            .append(true)
-            .open(self.blobs.upload_path(session))
-            .await?;
-        // Chunks arrive as TLS records of a few KiB; each tokio file write is a trip to the
-        // blocking pool, so they are gathered into 8 MiB writes.
+        type Pending = tokio::task::JoinHandle<std::io::Result<(std::fs::File, Hasher)>>;
         const BATCH: usize = 8 * 1024 * 1024;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.blobs.upload_path(session))?;
+        let mut idle = Some((file, hasher));
+        let mut pending: Option<Pending> = None;
+        async fn settle(
+            idle: &mut Option<(std::fs::File, Hasher)>,
+            pending: &mut Option<Pending>,
+        ) -> RegistryResult<()> {
+            if let Some(task) = pending.take() {
+                *idle = Some(task.await.map_err(std::io::Error::other)??);
+            }
+            Ok(())
+        }
+        async fn submit(
+            idle: &mut Option<(std::fs::File, Hasher)>,
+            pending: &mut Option<Pending>,
+            batch: Bytes,
+        ) -> RegistryResult<()> {
+            settle(idle, pending).await?;
+            let Some((mut file, mut hasher)) = idle.take() else {
+                return Err(std::io::Error::other("upload writer lost its file").into());
+            };
+            *pending = Some(tokio::task::spawn_blocking(move || {
+                use std::io::Write as _;
+                hasher.update(&batch);
+                file.write_all(&batch)?;
+                Ok((file, hasher))
+            }));
+            Ok(())
+        }
         let mut batch = bytes::BytesMut::with_capacity(BATCH);
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                spec(Code::BlobUploadInvalid, format!("the upload was interrupted: {e}"))
-            })?;
-            hasher.update(&chunk);
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    // Whatever arrived is kept; the hasher is rebuilt from the file.
+                    settle(&mut idle, &mut pending).await.ok();
+                    return Err(spec(
+                        Code::BlobUploadInvalid,
+                        format!("the upload was interrupted: {e}"),
+                    ));
+                }
+            };
             written = written.saturating_add(chunk.len() as u64);
             batch.extend_from_slice(&chunk);
             if batch.len() >= BATCH {
-                file.write_all(&batch).await?;
-                batch.clear();
+                submit(&mut idle, &mut pending, batch.split().freeze()).await?;
+                batch.reserve(BATCH);
             }
         }
-        file.write_all(&batch).await?;
-        file.flush().await?;
+        if !batch.is_empty() {
+            submit(&mut idle, &mut pending, batch.freeze()).await?;
+        }
+        settle(&mut idle, &mut pending).await?;
+        let Some((_, hasher)) = idle else {
+            return Err(std::io::Error::other("upload writer lost its file").into());
+        };
         if let Some(expected) = expected
             && expected != written
         {
-            // The file now disagrees with the hasher; drop the hasher so it is rebuilt.
-            if let Ok(mut hashers) = self.hashers.lock() {
-                hashers.remove(session);
-            }
             return Err(spec(
                 Code::SizeInvalid,
                 format!("Content-Range announced {expected} bytes but {written} arrived"),
             ));
         }
-        Ok(written)
+        Ok((hasher, written))
     }
 
     /// Completes an upload: appends the last bytes, checks the digest, commits the blob
@@ -563,8 +599,8 @@ impl Registry {
         E: std::fmt::Display,
     {
         self.session(name, session).await?;
-        let mut hasher = self.take_hasher(session, Algorithm::Sha256).await?;
-        self.write_stream(session, &mut hasher, body, None).await?;
+        let hasher = self.take_hasher(session, Algorithm::Sha256).await?;
+        let (hasher, _) = self.write_stream(session, hasher, body, None).await?;
         let actual = if digest.algorithm() == Algorithm::Sha256 {
             hasher.finish()
         } else {
