@@ -40,7 +40,13 @@ pub struct Server {
 impl Server {
     /// Starts a server with a fresh data directory
     pub fn start(binary: &Path, options: ServerOptions) -> Server {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| failed(&format!("tempdir: {e}")));
+        Server::start_in(binary, options, &std::env::temp_dir())
+    }
+
+    /// Starts a server whose data directory is under `parent` (`/dev/shm` for a benchmark
+    /// that must leave the disk out)
+    pub fn start_in(binary: &Path, options: ServerOptions, parent: &Path) -> Server {
+        let dir = tempfile::tempdir_in(parent).unwrap_or_else(|e| failed(&format!("tempdir: {e}")));
         let mut server = Server {
             binary: binary.to_path_buf(),
             data_dir: dir.path().join("data"),
