@@ -1,4 +1,6 @@
-//! The one place errors become responses: OCI's `{"code","message"}` with OCI's status codes.
+//! The one place errors become responses: OCI's `{"code","message"}` with OCI's status codes,
+//! Kubernetes `Status` for cluster endpoints, and the distribution spec's `{"errors": [...]}`
+//! for the registry.
 //!
 //! Every handler, extractor and fallback returns [`ApiError`]; nothing else in the server
 //! writes an error body. Internal details are logged, never sent.
@@ -179,4 +181,53 @@ pub fn kube_status(status: StatusCode, reason: &str, message: &str) -> Response 
         })),
     )
         .into_response()
+}
+
+/// A registry (`/v2/`) error in the distribution spec's shape: `{"errors": [{code, message,
+/// detail}]}`, with a `WWW-Authenticate: Bearer` challenge naming the token realm on 401
+pub fn registry_error(
+    error: portcullis_registry::RegistryError,
+    host: &str,
+    scope: Option<&str>,
+) -> Response {
+    use portcullis_distribution::{Code, DistributionError};
+    use portcullis_registry::RegistryError as R;
+    let (status, body) = match &error {
+        R::Distribution(e) => (
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            e.body(),
+        ),
+        R::Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            DistributionError::new(Code::Unauthorized, "authentication required").body(),
+        ),
+        R::Denied => (
+            StatusCode::FORBIDDEN,
+            DistributionError::new(Code::Denied, "requested access to the resource is denied")
+                .body(),
+        ),
+        other => {
+            tracing::error!(error = %other, "registry request failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({"errors": [{"code": "UNKNOWN", "message": "internal error; the server log has the details"}]}),
+            )
+        }
+    };
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        let mut challenge = format!(
+            "Bearer realm=\"https://{host}{}\",service=\"{host}\"",
+            crate::registry::TOKEN_PATH
+        );
+        if let Some(scope) = scope {
+            challenge.push_str(&format!(",scope=\"{scope}\""));
+        }
+        if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use base64::Engine as _;
@@ -79,56 +79,6 @@ fn target(path: &str) -> Option<Target> {
         }
     }
     None
-}
-
-/// An error on the wire
-struct Failure {
-    error: RegistryError,
-    host: String,
-    scope: Option<String>,
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let (status, body) = match &self.error {
-            RegistryError::Distribution(e) => (
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-                e.body(),
-            ),
-            RegistryError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                DistributionError::new(Code::Unauthorized, "authentication required").body(),
-            ),
-            RegistryError::Denied => (
-                StatusCode::FORBIDDEN,
-                DistributionError::new(Code::Denied, "requested access to the resource is denied")
-                    .body(),
-            ),
-            other => {
-                tracing::error!(error = %other, "registry request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"errors": [{"code": "UNKNOWN", "message": "internal error; the server log has the details"}]}),
-                )
-            }
-        };
-        let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            let mut challenge = format!(
-                "Bearer realm=\"https://{}{TOKEN_PATH}\",service=\"{}\"",
-                self.host, self.host
-            );
-            if let Some(scope) = &self.scope {
-                challenge.push_str(&format!(",scope=\"{scope}\""));
-            }
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, value);
-            }
-        }
-        response
-    }
 }
 
 fn host(headers: &HeaderMap, request: &Request) -> String {
@@ -207,14 +157,7 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
     {
         Some(basic) => match basic_user(&state, basic).await {
             Ok(principal) => principal,
-            Err(error) => {
-                return Failure {
-                    error,
-                    host,
-                    scope: None,
-                }
-                .into_response();
-            }
+            Err(error) => return crate::error::registry_error(error, &host, None),
         },
         None => None,
     };
@@ -257,15 +200,14 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     let host = host(request.headers(), &request);
     let path = request.uri().path().to_owned();
     let Some(target) = target(&path) else {
-        return Failure {
-            error: RegistryError::Distribution(DistributionError::new(
+        return crate::error::registry_error(
+            RegistryError::Distribution(DistributionError::new(
                 Code::NameUnknown,
                 "no such registry endpoint",
             )),
-            host,
-            scope: None,
-        }
-        .into_response();
+            &host,
+            None,
+        );
     };
     let scope = match &target {
         Target::Base => None,
@@ -284,7 +226,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     };
     match handle(&state, target, request).await {
         Ok(response) => response,
-        Err(error) => Failure { error, host, scope }.into_response(),
+        Err(error) => crate::error::registry_error(error, &host, scope.as_deref()),
     }
 }
 
