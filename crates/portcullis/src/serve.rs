@@ -255,6 +255,30 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .as_slice(),
     )?);
     drop(root_bytes);
+    // Registry housekeeping: upload sessions expire after a day; blobs no manifest uses go
+    // an hour after they were last pushed or linked (the grace that protects pushes whose
+    // manifest has not arrived yet).
+    let housekeeping = {
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                if let Err(e) = registry
+                    .expire_uploads(std::time::Duration::from_secs(24 * 3600))
+                    .await
+                {
+                    tracing::warn!(error = %e, "expiring upload sessions failed; retrying later");
+                }
+                if let Err(e) = registry
+                    .collect_garbage(std::time::Duration::from_secs(3600))
+                    .await
+                {
+                    tracing::warn!(error = %e, "registry garbage collection failed; retrying later");
+                }
+            }
+        })
+    };
     kube.encrypt_secrets_with(Arc::new(portcullis_vault::at_rest::ClusterSecrets::new(
         vault.clone(),
         containerengine.clone(),
@@ -319,6 +343,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     watcher.abort();
     finalizer.abort();
     rbac_follower.abort();
+    housekeeping.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -26,6 +26,11 @@ impl BlobStore {
         })
     }
 
+    /// The directory everything is under
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The file of a committed blob
     pub fn path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();

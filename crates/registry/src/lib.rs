@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub mod artifacts;
 pub mod auth;
 pub mod blobs;
+pub mod gc;
 
 use blobs::BlobStore;
 
@@ -115,9 +116,9 @@ pub struct ManifestRecord {
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct UploadRecord {
+pub(crate) struct UploadRecord {
     name: String,
-    time_started: String,
+    pub(crate) time_started: String,
 }
 
 /// What a caller wants to do to a repository
@@ -184,6 +185,8 @@ pub struct Registry {
     /// re-hashed from its file
     hashers: Mutex<HashMap<String, Hasher>>,
     tokens: auth::TokenIssuer,
+    /// Read by pushes and blob commits, written by garbage collection
+    sweep: tokio::sync::RwLock<()>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -206,6 +209,7 @@ impl Registry {
             blobs: BlobStore::open(root)?,
             hashers: Mutex::new(HashMap::new()),
             tokens: auth::TokenIssuer::new(token_key),
+            sweep: tokio::sync::RwLock::new(()),
         })
     }
 
@@ -343,6 +347,18 @@ impl Registry {
         digest: &Digest,
         size: u64,
     ) -> RegistryResult<()> {
+        let _sweep = self.sweep.read().await;
+        // A blob linked now is in use, whatever its age: garbage collection's grace period
+        // counts from here.
+        let path = self.blobs.path(digest);
+        tokio::task::spawn_blocking(move || {
+            std::fs::File::options()
+                .write(true)
+                .open(path)?
+                .set_modified(std::time::SystemTime::now())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         self.store()
             .commit(Txn::new().put(blob_key(name, digest), size.to_string().into_bytes()))
             .await?;
@@ -698,6 +714,8 @@ impl Registry {
             }
             Reference::Tag(_) => Digest::of(Algorithm::Sha256, bytes),
         };
+        // Held until the manifest is committed: a sweep must not remove what it references.
+        let _sweep = self.sweep.read().await;
         self.check_references(name, &parsed.kind, &parsed.references)
             .await?;
         let repository = self.repository(name).await?;
