@@ -90,7 +90,8 @@ fn host(headers: &HeaderMap, request: &Request) -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// `<tenancy>/<user>` and an auth token (Basic), checked against IAM
+/// Basic credentials: `<tenancy>/<user>` and an IAM auth token, as OCIR takes them; or a
+/// cluster's OCID and its attach credential, so a cluster pulls as its resource principal
 async fn basic_user(state: &AppState, value: &str) -> Result<Option<Principal>, RegistryError> {
     let decoded = STANDARD
         .decode(value.trim())
@@ -98,6 +99,18 @@ async fn basic_user(state: &AppState, value: &str) -> Result<Option<Principal>, 
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or(RegistryError::Unauthorized)?;
     let (username, password) = decoded.split_once(':').ok_or(RegistryError::Unauthorized)?;
+    if username.starts_with("ocid1.cluster.") {
+        if portcullis_containerengine::attachment::credential_cluster(password) != Some(username)
+            || !state
+                .containerengine
+                .verify_webhook_token(username, password)
+                .await?
+        {
+            tracing::warn!(target: "portcullis::audit", cluster = %username, reason = "wrong cluster credential", "registry login failed");
+            return Err(RegistryError::Unauthorized);
+        }
+        return principal_for(state, username).await.map(Some);
+    }
     let identity = state.registry.identity();
     let user_name = match username.split_once('/') {
         Some((tenancy, user)) if tenancy == identity.tenancy().name => user,
@@ -113,7 +126,25 @@ async fn basic_user(state: &AppState, value: &str) -> Result<Option<Principal>, 
     Ok(identity.user_principal(&user.id).await?)
 }
 
-/// The caller: a registry token, Basic credentials, or nobody
+/// The principal a registry token names: a user, or a cluster (resource principal)
+async fn principal_for(state: &AppState, id: &str) -> Result<Principal, RegistryError> {
+    if id.starts_with("ocid1.cluster.") {
+        let cluster = state
+            .containerengine
+            .active_cluster(id)
+            .await?
+            .ok_or(RegistryError::Unauthorized)?;
+        return Ok(portcullis_containerengine::ContainerEngine::cluster_principal(&cluster));
+    }
+    state
+        .registry
+        .identity()
+        .user_principal(id)
+        .await?
+        .ok_or(RegistryError::Unauthorized)
+}
+
+/// The caller: a registry token, Basic credentials, a cluster's credential, or nobody
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, RegistryError> {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
@@ -122,6 +153,12 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Principa
         return Ok(None);
     };
     if let Some(token) = value.strip_prefix("Bearer ") {
+        if token.starts_with(portcullis_containerengine::attachment::TOKEN_PREFIX) {
+            return match crate::request::cluster_bearer(headers, state).await {
+                Ok(Some(principal)) => Ok(Some(principal)),
+                _ => Err(RegistryError::Unauthorized),
+            };
+        }
         let now = jiff::Timestamp::now().as_second();
         let claims = state
             .registry
@@ -129,14 +166,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Principa
             .verify(token.trim(), now)
             .ok_or(RegistryError::Unauthorized)?;
         return match claims.sub {
-            Some(user) => Ok(Some(
-                state
-                    .registry
-                    .identity()
-                    .user_principal(&user)
-                    .await?
-                    .ok_or(RegistryError::Unauthorized)?,
-            )),
+            Some(id) => principal_for(state, &id).await.map(Some),
             None => Ok(None),
         };
     }

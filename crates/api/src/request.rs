@@ -54,7 +54,7 @@ fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
 /// issued (`Authorization: Bearer pcw1.<cluster>.<secret>`): how the KMS plugin and the CSI
 /// provider of an attached cluster reach the vault. `None` when the request does not carry
 /// one, so OCI request signing applies.
-async fn cluster_bearer(
+pub(crate) async fn cluster_bearer(
     headers: &HeaderMap,
     state: &AppState,
 ) -> Result<Option<portcullis_iam::Principal>, ApiError> {

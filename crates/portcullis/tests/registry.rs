@@ -604,3 +604,89 @@ fn repositories_and_images_as_oci_artifacts_public_and_immutable() {
     ]);
     assert!(!gone.status.success());
 }
+
+#[test]
+fn a_cluster_pulls_as_its_resource_principal_when_policy_allows() {
+    let server = common::server();
+    let dir = tempfile::tempdir().unwrap();
+    let admin = server.admin();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let user = server.config_value("user");
+    let (tenancy_name, user_name, token) = runtime.block_on(async {
+        (
+            name_of(&admin, &format!("/20160918/tenancies/{}", server.tenancy())).await,
+            name_of(&admin, &format!("/20160918/users/{user}")).await,
+            auth_token(&admin, &user).await,
+        )
+    });
+    let host = server.endpoint().trim_start_matches("https://").to_owned();
+    let skopeo = Skopeo::new(&server, dir.path());
+    let layout = oci_layout(dir.path(), "c", "for the cluster");
+    let image = format!("docker://{host}/apps/web:v1");
+    skopeo.ok(&[
+        "copy",
+        "--dest-creds",
+        &format!("{tenancy_name}/{user_name}:{token}"),
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:c", layout.display()),
+        &image,
+    ]);
+
+    let cluster = common::create_cluster(&server, "puller");
+    let out = dir.path().join("attach");
+    let attached = common::kubectl::attach(&server, &cluster, out.to_str().unwrap());
+    assert!(
+        attached.status.success(),
+        "{}",
+        String::from_utf8_lossy(&attached.stderr)
+    );
+    let credential: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("cluster-credential.json")).unwrap(),
+    )
+    .unwrap();
+    let cluster_creds = format!("{cluster}:{}", credential["token"].as_str().unwrap());
+    let refused = skopeo.run(&[
+        "inspect",
+        "--creds",
+        &cluster_creds,
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &image,
+    ]);
+    assert!(!refused.status.success(), "no policy yet");
+    let oci = portcullis_testing::OciCli::new(&server, &server.config_file());
+    common::kubectl::allow(
+        &server,
+        &oci,
+        "cluster-pulls",
+        &format!("Allow any-user to read repos in tenancy where request.user.id = '{cluster}'"),
+    );
+    skopeo.ok(&[
+        "inspect",
+        "--creds",
+        &cluster_creds,
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &image,
+    ]);
+    let push = skopeo.run(&[
+        "copy",
+        "--dest-creds",
+        &cluster_creds,
+        "--dest-cert-dir",
+        &skopeo.cert_dir(),
+        &format!("oci:{}:c", layout.display()),
+        &format!("docker://{host}/apps/other:v1"),
+    ]);
+    assert!(!push.status.success(), "read repos does not push");
+    let forged = skopeo.run(&[
+        "inspect",
+        "--creds",
+        &format!("{cluster}:pcw1.{cluster}.forged"),
+        "--cert-dir",
+        &skopeo.cert_dir(),
+        &image,
+    ]);
+    assert!(!forged.status.success());
+}
