@@ -331,6 +331,10 @@ async fn handle(
                         .authorize(who.as_ref(), &name, Access::Pull)
                         .await?;
                     let manifest = registry.manifest(&name, &reference).await?;
+                    if !head && let Err(e) = registry.record_pull(&manifest.image_id).await {
+                        // A pull is served even when its count cannot be kept.
+                        tracing::warn!(error = %e, "recording a pull failed");
+                    }
                     let length = manifest.bytes.len();
                     Ok(respond(
                         StatusCode::OK,

@@ -568,6 +568,21 @@ fn repositories_and_images_as_oci_artifacts_public_and_immutable() {
         2,
         "config and one layer"
     );
+    assert!(
+        detail["data"]["pull-count"].as_u64().unwrap() >= 1,
+        "{detail}"
+    );
+    assert!(detail["data"]["time-last-pulled"].is_string(), "{detail}");
+    let got = oci.json(&[
+        "artifacts",
+        "container",
+        "repository",
+        "get",
+        "--repository-id",
+        &repository,
+    ]);
+    assert!(got["data"]["time-last-pushed"].is_string(), "{got}");
+    assert_eq!(got["data"]["image-count"], 1);
     let listed = oci.json(&[
         "artifacts",
         "container",

@@ -82,6 +82,9 @@ pub struct ContainerRepository {
     pub readme: Option<Value>,
     /// RFC 3339
     pub time_created: String,
+    /// When a manifest was last pushed
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_last_pushed: Option<String>,
     /// The namespace (the tenancy's name)
     pub namespace: String,
     /// Free-form tags
@@ -139,6 +142,11 @@ pub struct ContainerImage {
     pub layers_size_in_bytes: u64,
     /// The manifest's size
     pub manifest_size_in_bytes: u64,
+    /// Manifest GETs
+    pub pull_count: u64,
+    /// When it was last pulled
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_last_pulled: Option<String>,
 }
 
 fn invalid(message: impl Into<String>) -> IdentityError {
@@ -198,6 +206,7 @@ impl Registry {
             lifecycle_state: repository.lifecycle_state,
             readme: repository.readme,
             time_created: repository.time_created,
+            time_last_pushed: repository.time_last_pushed,
             namespace: self.identity.tenancy().name.clone(),
             freeform_tags: repository.freeform_tags,
             defined_tags: repository.defined_tags,
@@ -238,6 +247,7 @@ impl Registry {
             time_created: now(),
             created_by: caller.id().to_owned(),
             lifecycle_state: "AVAILABLE".into(),
+            time_last_pushed: None,
             freeform_tags: details.freeform_tags.unwrap_or_default(),
             defined_tags: details.defined_tags.unwrap_or_default(),
             readme: details.readme,
@@ -417,6 +427,14 @@ impl Registry {
                 })
                 .unwrap_or_default();
         let version = versions.first().cloned();
+        let pulls: crate::Pulls = match self
+            .store()
+            .get(&format!("reg/pulls/{}", record.image_id))
+            .await?
+        {
+            Some(entry) => decode(&entry.value)?,
+            None => crate::Pulls::default(),
+        };
         Ok(ContainerImage {
             compartment_id: repository.compartment_id.clone(),
             digest: digest.to_string(),
@@ -437,6 +455,8 @@ impl Registry {
             layers_size_in_bytes: layers.iter().map(|l| l.size_in_bytes).sum(),
             layers,
             manifest_size_in_bytes: record.size,
+            pull_count: pulls.count,
+            time_last_pulled: pulls.time_last_pulled,
         })
     }
 

@@ -86,6 +86,9 @@ pub struct Repository {
     pub created_by: String,
     /// `AVAILABLE`
     pub lifecycle_state: String,
+    /// When a manifest was last pushed
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_last_pushed: Option<String>,
     /// Free-form tags
     #[serde(default)]
     pub freeform_tags: BTreeMap<String, String>,
@@ -121,6 +124,17 @@ pub(crate) struct UploadRecord {
     pub(crate) time_started: String,
 }
 
+/// How often, and when last, an image was pulled
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pulls {
+    /// Manifest GETs
+    pub count: u64,
+    /// RFC 3339
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_last_pulled: Option<String>,
+}
+
 /// What a caller wants to do to a repository
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum Access {
@@ -150,6 +164,8 @@ pub struct FetchedManifest {
     pub digest: Digest,
     /// The exact bytes pushed
     pub bytes: Vec<u8>,
+    /// The image's OCID
+    pub image_id: String,
 }
 
 fn repo_key(name: &RepositoryName) -> String {
@@ -289,6 +305,7 @@ impl Registry {
             time_created: now(),
             created_by: caller.to_owned(),
             lifecycle_state: "AVAILABLE".into(),
+            time_last_pushed: None,
             freeform_tags: BTreeMap::new(),
             defined_tags: BTreeMap::new(),
             readme: None,
@@ -693,6 +710,7 @@ impl Registry {
             media_type: record.media_type,
             digest,
             bytes,
+            image_id: record.image_id,
         })
     }
 
@@ -754,6 +772,10 @@ impl Registry {
                 image_key(&record.image_id),
                 format!("{name}@{digest}").into_bytes(),
             );
+        if let Some(mut repo) = self.repository(name).await? {
+            repo.time_last_pushed = Some(now());
+            txn = txn.put(repo_key(name), encode(&repo)?);
+        }
         if let Reference::Tag(tag) = reference {
             txn = txn.put(
                 format!("{}{tag}", tag_prefix(name)),
@@ -773,6 +795,21 @@ impl Registry {
             digest,
             subject: record.subject,
         })
+    }
+
+    /// Counts a pull of an image (its manifest fetched with GET) and when it happened
+    pub async fn record_pull(&self, image_id: &str) -> RegistryResult<()> {
+        let key = format!("reg/pulls/{image_id}");
+        let mut pulls: Pulls = match self.store().get(&key).await? {
+            Some(entry) => decode(&entry.value)?,
+            None => Pulls::default(),
+        };
+        pulls.count = pulls.count.saturating_add(1);
+        pulls.time_last_pulled = Some(now());
+        self.store()
+            .commit(Txn::new().put(key, encode(&pulls)?))
+            .await?;
+        Ok(())
     }
 
     /// Refuses a manifest that names content the repository does not have
@@ -828,7 +865,8 @@ impl Registry {
                 let record: ManifestRecord = decode(&entry.value)?;
                 let mut txn = Txn::new()
                     .delete(manifest_key(name, digest))
-                    .delete(image_key(&record.image_id));
+                    .delete(image_key(&record.image_id))
+                    .delete(format!("reg/pulls/{}", record.image_id));
                 for tag in self.store().list_all(&tag_prefix(name)).await? {
                     if tag.value == digest.to_string().into_bytes() {
                         txn = txn.delete(tag.key);
