@@ -178,31 +178,7 @@ async fn run() {
         .unwrap_or(2);
     let dir = tempfile::tempdir().unwrap();
     let support::Setup { server, .. } = support::setup().await;
-    let admin = server.admin();
-    let user = server.config_value("user");
-    let token = admin
-        .send(
-            "POST",
-            &format!("/20160918/users/{user}/authTokens"),
-            Some(json!({"description": "bench"})),
-        )
-        .await
-        .body["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let tenancy = admin
-        .send(
-            "GET",
-            &format!("/20160918/tenancies/{}", server.tenancy()),
-            None,
-        )
-        .await
-        .field("name");
-    let name = admin
-        .send("GET", &format!("/20160918/users/{user}"), None)
-        .await
-        .field("name");
+    let (tenancy, name, token) = credentials(&server).await;
     let certs = dir.path().join("certs");
     std::fs::create_dir_all(&certs).unwrap();
     std::fs::copy(server.ca_bundle(), certs.join("ca.crt")).unwrap();
@@ -285,19 +261,15 @@ async fn run() {
     }
 }
 
-/// The best time of `rounds` monolithic uploads of `blob` to `server`
-async fn ingest(
-    server: &portcullis_testing::Server,
-    blob: &bytes::Bytes,
-    rounds: usize,
-) -> Duration {
+/// The admin's tenancy name, user name and a fresh auth token
+async fn credentials(server: &portcullis_testing::Server) -> (String, String, String) {
     let admin = server.admin();
     let user = server.config_value("user");
     let token = admin
         .send(
             "POST",
             &format!("/20160918/users/{user}/authTokens"),
-            Some(json!({"description": "ingest"})),
+            Some(json!({"description": "bench"})),
         )
         .await
         .body["token"]
@@ -316,6 +288,16 @@ async fn ingest(
         .send("GET", &format!("/20160918/users/{user}"), None)
         .await
         .field("name");
+    (tenancy, name, token)
+}
+
+/// The best time of `rounds` monolithic uploads of `blob` to `server`
+async fn ingest(
+    server: &portcullis_testing::Server,
+    blob: &bytes::Bytes,
+    rounds: usize,
+) -> Duration {
+    let (tenancy, name, token) = credentials(server).await;
     let digest = format!("sha256:{}", sha256_hex(blob));
     let http = support::client(server);
     let base = server.endpoint().to_owned();
