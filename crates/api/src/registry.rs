@@ -448,7 +448,7 @@ async fn handle(
                         file.seek(std::io::SeekFrom::Start(start)).await?;
                     }
                     let stream =
-                        tokio_util::io::ReaderStream::with_capacity(file.take(length), 256 * 1024);
+                        tokio_util::io::ReaderStream::with_capacity(file.take(length), 1024 * 1024);
                     Ok(respond(status, headers, Body::from_stream(stream)))
                 }
                 Method::DELETE => {

@@ -575,6 +575,7 @@ impl Registry {
                 use std::io::Write as _;
                 hasher.update(&batch);
                 file.write_all(&batch)?;
+                flush_behind(&file);
                 Ok((file, hasher))
             }));
             Ok(())
@@ -918,6 +919,27 @@ impl Registry {
             found.push(descriptor);
         }
         Ok(found)
+    }
+}
+
+/// Starts writing an upload's dirty pages to disk while more arrive: a background
+/// `fdatasync` on a second handle, at most one at a time per process. The commit's own
+/// `fsync` then waits for the tail only, instead of for the whole blob.
+fn flush_behind(file: &std::fs::File) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static FLUSHING: AtomicBool = AtomicBool::new(false);
+    if FLUSHING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    match file.try_clone() {
+        Ok(handle) => {
+            std::thread::spawn(move || {
+                // Best effort: durability comes from the commit's fsync, not from this.
+                handle.sync_data().ok();
+                FLUSHING.store(false, Ordering::Release);
+            });
+        }
+        Err(_) => FLUSHING.store(false, Ordering::Release),
     }
 }
 
