@@ -121,11 +121,14 @@ impl Registry {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(session) = name.strip_suffix(".session") else {
                 // Data without a session file: a crash between the two, or a manifest temp.
-                let stale = !tokio::fs::try_exists(self.blobs.session_path(&name))
+                // (An entry removed since the listing, with its session, is simply gone.)
+                let Ok(meta) = entry.metadata().await else {
+                    continue;
+                };
+                let orphan = !tokio::fs::try_exists(self.blobs.session_path(&name))
                     .await
-                    .unwrap_or(false)
-                    && age(entry.metadata().await?.modified()) >= ttl.max(Duration::from_secs(60));
-                if stale {
+                    .unwrap_or(false);
+                if orphan && age(meta.modified()) >= ttl.max(Duration::from_secs(60)) {
                     tokio::fs::remove_file(entry.path()).await.ok();
                 }
                 continue;
