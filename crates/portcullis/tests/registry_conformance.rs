@@ -260,3 +260,55 @@ fn bad_input_gets_the_specs_errors_and_the_server_stays_up() {
         assert_eq!(r.send(Method::GET, "/v2/", &[], None).await.status(), StatusCode::OK);
     });
 }
+
+#[test]
+fn bad_repository_resource_input_gets_oci_errors() {
+    let server = common::server();
+    let tenancy = server.tenancy();
+    let api = server.admin();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let create = |body: Value| {
+            let api = &api;
+            async move {
+                api.send("POST", "/20160918/container/repositories", Some(body))
+                    .await
+            }
+        };
+        let bad = create(json!({"compartmentId": tenancy, "displayName": "Bad Name"})).await;
+        assert_eq!(
+            (bad.status, bad.body["code"].as_str()),
+            (400, Some("InvalidParameter")),
+            "{}",
+            bad.body
+        );
+        let missing = create(json!({"displayName": "fine"})).await;
+        assert_eq!(
+            (missing.status, missing.body["code"].as_str()),
+            (400, Some("MissingParameter")),
+            "{}",
+            missing.body
+        );
+        let unknown_field =
+            create(json!({"compartmentId": tenancy, "displayName": "fine", "isPublic": "yes"}))
+                .await;
+        assert_eq!(unknown_field.status, 400, "{}", unknown_field.body);
+        let ok = create(json!({"compartmentId": tenancy, "displayName": "fine"})).await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+        let again = create(json!({"compartmentId": tenancy, "displayName": "fine"})).await;
+        assert_eq!(again.status, 409, "{}", again.body);
+        for path in [
+            "/20160918/container/repositories/ocid1.containerrepo.oc1..nope",
+            "/20160918/container/images/not-an-ocid",
+        ] {
+            let reply = api.send("GET", path, None).await;
+            assert!(matches!(reply.status, 400 | 404), "{path}: {}", reply.body);
+            assert!(reply.body["code"].is_string(), "{}", reply.body);
+        }
+        let no_compartment = api.send("GET", "/20160918/container/images", None).await;
+        assert_eq!(
+            (no_compartment.status, no_compartment.body["code"].as_str()),
+            (400, Some("MissingParameter"))
+        );
+    });
+}

@@ -474,3 +474,51 @@ fn bad_crypto_input_gets_oci_errors() {
         expect(send("POST", format!("{crypto}/20180608/encrypt"), serde_json::json!({"keyId": "ocid1.key.oc1..nope", "plaintext": b64(b"x")})).await, 404, "NotAuthorizedOrNotFound", "not found");
     });
 }
+
+#[test]
+fn bad_secret_vault_and_deletion_input_gets_oci_errors() {
+    let server = common::server();
+    let tenancy = server.tenancy();
+    let api = server.admin();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let expect = |reply: portcullis_testing::ApiReply, code: &str, words: &str| {
+            assert_eq!(reply.status, 400, "{}", reply.body);
+            assert_eq!(reply.body["code"], code, "{}", reply.body);
+            let message = reply.body["message"].as_str().unwrap();
+            assert!(message.contains(words), "{message}");
+        };
+        let post = |path: String, body: Value| {
+            let api = &api;
+            async move { api.send("POST", &path, Some(body)).await }
+        };
+        expect(post("/20180608/vaults".into(), serde_json::json!({"compartmentId": tenancy, "displayName": "v", "vaultType": "VIRTUAL_PRIVATE"})).await, "InvalidParameter", "VIRTUAL_PRIVATE");
+        expect(post("/20180608/vaults".into(), serde_json::json!({"compartmentId": tenancy, "displayName": "v", "vaultType": "SHARED"})).await, "InvalidParameter", "vaultType");
+        let vault = post("/20180608/vaults".into(), serde_json::json!({"compartmentId": tenancy, "displayName": "v"})).await.body;
+        let vault_id = vault["id"].as_str().unwrap().to_owned();
+        let management = format!("/kms/{vault_id}/management");
+        let key = post(format!("{management}/20180608/keys"), serde_json::json!({"compartmentId": tenancy, "displayName": "k", "keyShape": {"algorithm": "AES", "length": 32}})).await.body;
+        let key_id = key["id"].as_str().unwrap().to_owned();
+        expect(post("/20180608/keys".into(), serde_json::json!({"compartmentId": tenancy, "displayName": "k", "keyShape": {"algorithm": "AES", "length": 32}})).await, "InvalidParameter", "managementEndpoint");
+        let soon = jiff::Timestamp::now().saturating_add(jiff::SignedDuration::from_hours(48)).unwrap().to_string();
+        expect(post(format!("{management}/20180608/keys/{key_id}/actions/scheduleDeletion"), serde_json::json!({"timeOfDeletion": soon})).await, "InvalidParameter", "between 7 and 30 days");
+        expect(post(format!("{management}/20180608/keys/{key_id}/actions/scheduleDeletion"), serde_json::json!({"timeOfDeletion": "next tuesday"})).await, "InvalidParameter", "RFC 3339");
+
+        let secret = |name: &str, content: Value| {
+            serde_json::json!({"compartmentId": tenancy, "vaultId": vault_id, "keyId": key_id, "secretName": name, "secretContent": content})
+        };
+        expect(post("/20180608/secrets".into(), secret("s", serde_json::json!({"contentType": "BASE64", "content": "%%%"}))).await, "InvalidParameter", "base64");
+        expect(post("/20180608/secrets".into(), secret("has space", serde_json::json!({"contentType": "BASE64", "content": b64(b"x")}))).await, "InvalidParameter", "secretName");
+        expect(post("/20180608/secrets".into(), secret("s", serde_json::json!({"contentType": "BASE64", "content": b64(b"x"), "stage": "OLD"}))).await, "InvalidParameter", "stage");
+        expect(post("/20180608/secrets".into(), serde_json::json!({"compartmentId": tenancy, "vaultId": vault_id, "keyId": key_id, "secretContent": {"content": b64(b"x")}})).await, "MissingParameter", "secretName");
+        let created = post("/20180608/secrets".into(), secret("ok", serde_json::json!({"contentType": "BASE64", "content": b64(b"x")}))).await;
+        assert_eq!(created.status, 200, "{}", created.body);
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        for query in ["stage=CURRENT&versionNumber=1", "stage=NEVER", "versionNumber=0"] {
+            let reply = api.send("GET", &format!("/20190301/secretbundles/{id}?{query}"), None).await;
+            expect(reply, "InvalidParameter", "");
+        }
+        let missing = api.send("GET", &format!("/20190301/secretbundles/{id}?versionNumber=9"), None).await;
+        assert_eq!(missing.status, 404, "{}", missing.body);
+    });
+}

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use portcullis_distribution::{Digest, RepositoryName};
 use portcullis_iam::{Ocid, Principal, Variables};
+use portcullis_identity::model::now;
 use portcullis_identity::{IdentityError, decode, encode};
 use portcullis_store::Txn;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    ManifestRecord, Registry, RegistryResult, Repository, image_key, manifest_key, now, repo_key,
+    ManifestRecord, Registry, RegistryResult, Repository, image_key, manifest_key, repo_key,
     tag_prefix,
 };
 

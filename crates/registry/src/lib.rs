@@ -21,6 +21,7 @@ use portcullis_distribution::{
     Algorithm, Code, Digest, DistributionError, Hasher, Reference, RepositoryName,
 };
 use portcullis_iam::{Ocid, Principal, Variables};
+use portcullis_identity::model::now;
 use portcullis_identity::{IdentityError, IdentityService, decode, encode};
 use portcullis_store::{Store, StoreError, Txn};
 use serde::{Deserialize, Serialize};
@@ -187,12 +188,6 @@ fn image_key(image_id: &str) -> String {
     format!("reg/image/{image_id}")
 }
 
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
 /// The registry
 pub struct Registry {
     identity: Arc<IdentityService>,
@@ -291,10 +286,19 @@ impl Registry {
         }
     }
 
-    /// Creates the repository on first push (in the tenancy, as OCIR does)
-    async fn ensure_repository(&self, name: &RepositoryName, caller: &str) -> RegistryResult<()> {
-        if self.repository(name).await?.is_some() {
-            return Ok(());
+    /// The repository, created on first push (in the tenancy, as OCIR does); `known` is
+    /// the record when the caller has just read it
+    async fn ensure_repository(
+        &self,
+        name: &RepositoryName,
+        caller: &str,
+        known: Option<Repository>,
+    ) -> RegistryResult<Repository> {
+        if let Some(repository) = known {
+            return Ok(repository);
+        }
+        if let Some(repository) = self.repository(name).await? {
+            return Ok(repository);
         }
         let repository = Repository {
             id: Ocid::generate("containerrepo", Some(self.identity.region())).into_string(),
@@ -314,7 +318,12 @@ impl Registry {
             .require_absent(repo_key(name))
             .put(repo_key(name), encode(&repository)?);
         match self.store().commit(txn).await {
-            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Ok(_) => Ok(repository),
+            // Another push created it first: use theirs.
+            Err(StoreError::Conflict) => self
+                .repository(name)
+                .await?
+                .ok_or_else(|| std::io::Error::other("repository vanished").into()),
             Err(e) => Err(e.into()),
         }
     }
@@ -424,7 +433,7 @@ impl Registry {
         if self.authorize(caller, &source, Access::Pull).await.is_err() {
             return Ok(false);
         }
-        self.ensure_repository(name, who).await?;
+        self.ensure_repository(name, who, None).await?;
         self.link_blob(name, digest, size).await?;
         Ok(true)
     }
@@ -650,7 +659,7 @@ impl Registry {
         let size = tokio::fs::metadata(&path).await?.len();
         tokio::fs::File::open(&path).await?.sync_all().await?;
         self.blobs.commit_file(&path, digest).await?;
-        self.ensure_repository(name, who).await?;
+        self.ensure_repository(name, who, None).await?;
         self.link_blob(name, digest, size).await?;
         tokio::fs::remove_file(self.blobs.session_path(session))
             .await
@@ -749,7 +758,7 @@ impl Registry {
             ));
         }
         self.blobs.write(&digest, bytes).await?;
-        self.ensure_repository(name, who).await?;
+        let mut repo = self.ensure_repository(name, who, repository).await?;
         let existing: Option<ManifestRecord> =
             match self.store().get(&manifest_key(name, &digest)).await? {
                 Some(entry) => Some(decode(&entry.value)?),
@@ -773,10 +782,8 @@ impl Registry {
                 image_key(&record.image_id),
                 format!("{name}@{digest}").into_bytes(),
             );
-        if let Some(mut repo) = self.repository(name).await? {
-            repo.time_last_pushed = Some(now());
-            txn = txn.put(repo_key(name), encode(&repo)?);
-        }
+        repo.time_last_pushed = Some(now());
+        txn = txn.put(repo_key(name), encode(&repo)?);
         if let Reference::Tag(tag) = reference {
             txn = txn.put(
                 format!("{}{tag}", tag_prefix(name)),

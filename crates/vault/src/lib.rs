@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_iam::{Ocid, Principal, Variables};
-use portcullis_identity::model::LifecycleState;
+use portcullis_identity::model::{LifecycleState, now, timestamp};
 use portcullis_identity::{
     IdentityError, IdentityService, ListQuery, Listable, Listing, Versioned, check_if_match,
     commit_or, decode, encode, etag, page, read_json, require_ocid,
@@ -230,15 +230,6 @@ pub(crate) fn deletion_time(details: Option<ScheduleDeletionDetails>) -> VaultRe
         .into());
     }
     Ok(timestamp(at))
-}
-
-/// RFC 3339 with milliseconds, as OCI writes times
-pub(crate) fn timestamp(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-fn now() -> String {
-    timestamp(jiff::Timestamp::now())
 }
 
 /// Whether a scheduled deletion time has passed

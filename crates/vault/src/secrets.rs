@@ -23,7 +23,9 @@ use crate::model::{
     CreateSecretDetails, Key, ScheduleDeletionDetails, Secret, SecretBundle, SecretContentDetails,
     SecretState, SecretVersion, UpdateSecretDetails,
 };
-use crate::{Deletion, VaultResult, VaultService, now, require_enabled};
+use portcullis_identity::model::now;
+
+use crate::{Deletion, VaultResult, VaultService, require_enabled};
 
 const SECRETS: &str = "vault/secret/";
 const SECRET_NAMES: &str = "vault/secret-name/";
