@@ -33,35 +33,6 @@ fn main() {
     support::run(through_the_server());
 }
 
-/// `openssl speed -evp aes-256-gcm` for one block size, in MB/s
-fn openssl_speed(bytes: usize) -> f64 {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "speed",
-            "-evp",
-            "aes-256-gcm",
-            "-seconds",
-            "2",
-            "-bytes",
-            &bytes.to_string(),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    // The result line: `AES-256-GCM  123456.78k` (thousands of bytes per second).
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.to_ascii_uppercase().starts_with("AES-256-GCM"))
-        .unwrap();
-    let value = line
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .trim_end_matches('k');
-    value.parse::<f64>().unwrap() / 1000.0
-}
-
 fn envelope_throughput() {
     let master = KeyMaterial::generate(KeyShape::AES_256).unwrap();
     println!(
@@ -115,7 +86,8 @@ fn envelope_throughput() {
         let open_time = started.elapsed();
         let mb = (size * rounds) as f64 / 1e6;
         let (seal_rate, open_rate) = (mb / seal_time.as_secs_f64(), mb / open_time.as_secs_f64());
-        let openssl = openssl_speed(size);
+        let openssl =
+            portcullis_testing::openssl_speed("aes-256-gcm", size).expect("openssl is installed");
         println!(
             "  {:>7} B: seal {:>8.1} MB/s ({:>6.2} µs/op), open {:>8.1} MB/s ({:>6.2} µs/op); openssl aes-256-gcm {:>8.1} MB/s; seal/openssl {:.2}",
             size,

@@ -158,3 +158,22 @@ pub fn jwt_claims(token: &str) -> serde_json::Value {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(serde_json::Value::Null)
 }
+
+/// What `openssl speed -evp <algorithm>` measures here for blocks of `bytes`, in MB/s: the
+/// limit benchmarks put their own numbers beside. `None` when openssl is missing or prints
+/// something else.
+pub fn openssl_speed(algorithm: &str, bytes: usize) -> Option<f64> {
+    let out = std::process::Command::new("openssl")
+        .args(["speed", "-evp", algorithm, "-seconds", "2", "-bytes"])
+        .arg(bytes.to_string())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The result line: `AES-256-GCM  123456.78k` (thousands of bytes per second).
+    let line = text.lines().rev().find(|l| {
+        l.to_ascii_lowercase()
+            .starts_with(&algorithm.to_ascii_lowercase())
+    })?;
+    let value = line.split_whitespace().last()?.trim_end_matches('k');
+    value.parse::<f64>().ok().map(|k| k / 1000.0)
+}
