@@ -9,3 +9,5 @@ pub(crate) mod iam;
 pub(crate) mod kms;
 pub(crate) mod output;
 pub(crate) mod plugins;
+pub(crate) mod pull;
+pub(crate) mod scan;

@@ -52,6 +52,16 @@ enum Command {
         #[command(subcommand)]
         command: cli::artifacts::ArtifactsCommand,
     },
+    /// The advisory database the scanner matches against (offline OSV data)
+    Vulndb {
+        #[command(subcommand)]
+        command: cli::scan::VulndbCommand,
+    },
+    /// Scan images for known vulnerabilities on this machine
+    Scan {
+        #[command(subcommand)]
+        command: cli::scan::ScanCommand,
+    },
     /// Serve the KMS v2 plugin an attached kube-apiserver encrypts its Secrets with
     KmsPlugin(cli::plugins::KmsPluginArgs),
     /// Serve the Secrets Store CSI driver provider that mounts vault secrets into pods
@@ -115,6 +125,12 @@ fn main() -> std::process::ExitCode {
                 let client = cli::client::Client::new(&cli.global)?;
                 cli::artifacts::run(&client, command).await
             }
+            Command::Vulndb { command } => {
+                tokio::task::block_in_place(|| cli::scan::run_vulndb(command))
+            }
+            Command::Scan { command } => tokio::task::block_in_place(|| {
+                cli::scan::run_scan(command, cli.global.cert_bundle.as_deref())
+            }),
             Command::KmsPlugin(args) => cli::plugins::kms_plugin(args).await,
             Command::CsiProvider(args) => cli::plugins::csi_provider(args).await,
         }

@@ -4,6 +4,37 @@ use portcullis_distribution::{Algorithm, Digest};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+/// `<tenancy>/<user>:<auth token>` for the server's admin: what `docker login` and
+/// `skopeo --creds` take
+pub(crate) async fn creds(server: &portcullis_testing::Server) -> String {
+    let admin = server.admin();
+    let user = server.config_value("user");
+    let token = admin
+        .send(
+            "POST",
+            &format!("/20160918/users/{user}/authTokens"),
+            Some(json!({"description": "registry"})),
+        )
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tenancy = admin
+        .send(
+            "GET",
+            &format!("/20160918/tenancies/{}", server.tenancy()),
+            None,
+        )
+        .await
+        .field("name");
+    let name = admin
+        .send("GET", &format!("/20160918/users/{user}"), None)
+        .await
+        .field("name");
+    format!("{tenancy}/{name}:{token}")
+}
+
 /// A client of the registry holding a bearer token from the token endpoint
 pub(crate) struct Registry {
     pub(crate) http: reqwest::Client,
@@ -18,36 +49,8 @@ pub(crate) fn digest(bytes: &[u8]) -> String {
 impl Registry {
     pub(crate) async fn login(server: &portcullis_testing::Server) -> Registry {
         let admin = server.admin();
-        let user = server.config_value("user");
-        let token = admin
-            .send(
-                "POST",
-                &format!("/20160918/users/{user}/authTokens"),
-                Some(json!({"description": "conformance"})),
-            )
-            .await
-            .body["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let tenancy = admin
-            .send(
-                "GET",
-                &format!("/20160918/tenancies/{}", server.tenancy()),
-                None,
-            )
-            .await
-            .body["name"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let name = admin
-            .send("GET", &format!("/20160918/users/{user}"), None)
-            .await
-            .body["name"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let creds = creds(server).await;
+        let (user, token) = creds.split_once(':').unwrap();
         let http = admin.http().clone();
         let base = server.endpoint().to_owned();
         // The challenge names the realm; trade Basic credentials there for a token.
@@ -63,7 +66,7 @@ impl Registry {
             .get(format!(
                 "{realm}?service=registry&scope=repository:conformance:pull,push"
             ))
-            .basic_auth(format!("{tenancy}/{name}"), Some(token))
+            .basic_auth(user, Some(token))
             .send()
             .await
             .unwrap()
