@@ -122,7 +122,7 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
     let dir = tempfile::tempdir().unwrap();
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vulndb");
+    let seed = portcullis_testing::seed_vulndb();
     let seed = seed.to_str().unwrap();
     let mut round = 0;
     let (import_s, import_mb) = best(rounds, || {

@@ -40,7 +40,7 @@ const CRATES: &[(&str, &str)] = &[
 ];
 
 fn seed() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vulndb")
+    portcullis_testing::seed_vulndb()
 }
 
 fn portcullis(args: &[&str]) -> std::process::Output {

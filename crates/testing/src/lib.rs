@@ -177,3 +177,20 @@ pub fn openssl_speed(algorithm: &str, bytes: usize) -> Option<f64> {
     let value = line.split_whitespace().last()?.trim_end_matches('k');
     value.parse::<f64>().ok().map(|k| k / 1000.0)
 }
+
+/// The seed advisory data (OSV records of PyPI, Go, crates.io, Alpine, Debian and npm):
+/// `PORTCULLIS_SEED_VULNDB`, else `shared/vulndb` beside the checkout. `scripts/test`
+/// points the variable at the origin's copy when it runs in a fresh clone elsewhere.
+pub fn seed_vulndb() -> PathBuf {
+    let candidate = std::env::var_os("PORTCULLIS_SEED_VULNDB")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/vulndb"));
+    if !candidate.join("MANIFEST.json").is_file() {
+        failed(&format!(
+            "the seed advisory data is not at {} (set PORTCULLIS_SEED_VULNDB to the shared/vulndb directory)",
+            candidate.display()
+        ));
+    }
+    candidate
+}

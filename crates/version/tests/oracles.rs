@@ -45,7 +45,7 @@ impl Rng {
 }
 
 fn vulndb() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vulndb")
+    portcullis_testing::seed_vulndb()
 }
 
 /// The version strings and the ranges (as event lists) of one OSV archive.
