@@ -29,11 +29,15 @@ pub fn affects(affected: &Affected, version: &str) -> Result<bool, MatchError> {
         .unwrap_or_default();
     let scheme = Scheme::for_ecosystem(ecosystem)
         .ok_or_else(|| MatchError::UnsupportedEcosystem(ecosystem.to_owned()))?;
+    // Listed exactly: a match even when the version means nothing to the ecosystem's order.
+    if affected.versions.iter().any(|listed| listed == version) {
+        return Ok(true);
+    }
     let installed = scheme.parse(version)?;
     if affected
         .versions
         .iter()
-        .any(|listed| listed == version || scheme.parse(listed).is_ok_and(|v| v == installed))
+        .any(|listed| scheme.parse(listed).is_ok_and(|v| v == installed))
     {
         return Ok(true);
     }
@@ -120,8 +124,15 @@ fn in_range(range: &Range, order: Scheme, v: &Version) -> Result<bool, VersionEr
     {
         return Ok(false);
     }
-    // Stable: events at one version keep the record's order.
-    events.sort_by(|a, b| a.0.cmp(&b.0));
+    // The schema leaves the order of events at one version open; a fixed order (introduced,
+    // then last_affected, then fixed) makes the answer independent of how a record lists
+    // them: `introduced X, fixed X` covers nothing, `introduced X, last_affected X` covers X.
+    let rank = |event: &Event| match event {
+        Event::Introduced(_) => 0,
+        Event::LastAffected(_) => 1,
+        Event::Fixed(_) | Event::Limit(_) => 2,
+    };
+    events.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| rank(a.1).cmp(&rank(b.1))));
     let mut vulnerable = false;
     for (at, event) in events {
         let reached = match &at {
@@ -214,6 +225,39 @@ mod tests {
         assert!(affects(&listed, "1.1").unwrap());
         assert!(affects(&listed, "1.1.0").unwrap(), "PEP 440: 1.1 == 1.1.0");
         assert!(!affects(&listed, "1.2").unwrap());
+    }
+
+    #[test]
+    fn events_at_one_version_mean_the_same_in_any_order() {
+        for events in [
+            r#"[{"introduced":"1.0.0"},{"fixed":"1.0.0"}]"#,
+            r#"[{"fixed":"1.0.0"},{"introduced":"1.0.0"}]"#,
+        ] {
+            let npm = entry(
+                "npm",
+                &format!(r#"[{{"type":"SEMVER","events":{events}}}]"#),
+                "[]",
+            );
+            assert!(!affects(&npm, "1.0.0").unwrap(), "{events}");
+            assert!(!affects(&npm, "2.0.0").unwrap(), "{events}");
+        }
+        for events in [
+            r#"[{"introduced":"1.0.0"},{"last_affected":"1.0.0"}]"#,
+            r#"[{"last_affected":"1.0.0"},{"introduced":"1.0.0"}]"#,
+        ] {
+            let npm = entry(
+                "npm",
+                &format!(r#"[{{"type":"SEMVER","events":{events}}}]"#),
+                "[]",
+            );
+            assert!(affects(&npm, "1.0.0").unwrap(), "{events}");
+            assert!(!affects(&npm, "1.0.1").unwrap(), "{events}");
+        }
+        let listed = entry("Go", "[]", r#"["(devel)"]"#);
+        assert!(
+            affects(&listed, "(devel)").unwrap(),
+            "an exact listing needs no parse"
+        );
     }
 
     #[test]

@@ -258,10 +258,19 @@ impl Record {
             }
         }
         for affected in &self.affected {
-            if let Some(package) = &affected.package
-                && (package.ecosystem.is_empty() || package.name.is_empty())
-            {
-                return Err(invalid("a package needs an ecosystem and a name".into()));
+            if let Some(package) = &affected.package {
+                if package.ecosystem.is_empty() || package.name.is_empty() {
+                    return Err(invalid("a package needs an ecosystem and a name".into()));
+                }
+                // The database keys packages by these strings with separators between them.
+                if [&package.ecosystem, &package.name]
+                    .iter()
+                    .any(|s| s.chars().any(char::is_control))
+                {
+                    return Err(invalid(
+                        "package names and ecosystems may not hold control characters".into(),
+                    ));
+                }
             }
             for range in &affected.ranges {
                 if !range

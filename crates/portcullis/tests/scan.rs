@@ -389,6 +389,10 @@ async fn a_real_image_is_scanned_and_its_language_findings_match_an_independent_
         .map(str::to_owned)
         .collect();
     let ours = findings_of(&report);
+    eprintln!(
+        "{} findings compared with the independent check",
+        ours.len()
+    );
     assert!(
         expected.len() >= 10,
         "too few findings to mean much: {expected:?}"
@@ -494,6 +498,107 @@ async fn a_real_image_is_scanned_and_its_language_findings_match_an_independent_
         String::from_utf8_lossy(&anonymous.stderr).contains("401 Unauthorized"),
         "{}",
         String::from_utf8_lossy(&anonymous.stderr)
+    );
+
+    // An allowlist: a live entry moves a finding aside, an expired one is reported, one
+    // that matches nothing is reported, an entry without an author is refused.
+    let accepted = findings.iter().find(|f| f["package"] == "lodash").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expired = findings
+        .iter()
+        .find(|f| f["package"] != "lodash" && f["ecosystem"] == "npm")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let allowlist = work.path().join("allowlist.yaml");
+    std::fs::write(
+        &allowlist,
+        format!(
+            "entries:\n  - id: {accepted}\n    package: lodash\n    expires: 2999-01-01T00:00:00Z\n    author: alice@example.com\n    reason: not reachable from our code\n  - id: {expired}\n    expires: 2020-01-01T00:00:00Z\n    author: bob@example.com\n    reason: waiting for upstream\n  - id: CVE-1999-0001\n    expires: 2999-01-01T00:00:00Z\n    author: carol@example.com\n    reason: stale\n"
+        ),
+    )
+    .unwrap();
+    let allowed = portcullis(&[
+        "scan",
+        "image",
+        &reference,
+        "--db",
+        db.to_str().unwrap(),
+        "-o",
+        "json",
+        "--allowlist",
+        allowlist.to_str().unwrap(),
+    ]);
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let allowed: Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert!(
+        allowed["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["id"] != accepted.as_str())
+    );
+    assert!(
+        allowed["suppressed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["finding"]["id"] == accepted.as_str()
+                && s["entry"]["author"] == "alice@example.com")
+    );
+    let warnings = allowed["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!("{expired} (by bob@example.com) expired")),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("CVE-1999-0001 (by carol@example.com) matches no finding"),
+        "{warnings}"
+    );
+    std::fs::write(
+        &allowlist,
+        "entries:\n  - id: X\n    expires: 2999-01-01T00:00:00Z\n    author: ''\n    reason: r\n",
+    )
+    .unwrap();
+    let refused = portcullis(&[
+        "scan",
+        "image",
+        &reference,
+        "--db",
+        db.to_str().unwrap(),
+        "--allowlist",
+        allowlist.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("needs an author"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // A mistyped --db fails instead of passing the gate with no data.
+    let typo = work.path().join("vulndb-typo.redb");
+    let typo = portcullis(&[
+        "scan",
+        "image",
+        &reference,
+        "--db",
+        typo.to_str().unwrap(),
+        "--fail-on",
+        "high",
+    ]);
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("no advisory database"),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
     );
 
     // SARIF and the CI gate.

@@ -3,8 +3,9 @@
 //! already parsed. Nothing is written to disk and no link is ever followed, so a hostile
 //! layer (`../` paths, absolute symlinks, hard links out of the tree) has nothing to reach.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
 
 use portcullis_packages::{Kind, OsRelease, Package};
 
@@ -43,7 +44,11 @@ enum Content {
 #[derive(Clone, Debug)]
 struct File {
     layer: usize,
-    content: Content,
+    /// The parser that read it: a hard link must name the same kind of file
+    kind: Kind,
+    // Shared: a hard link to a database must not copy its packages (a layer of a million
+    // links would otherwise need a million copies).
+    content: Arc<Content>,
 }
 
 /// Applies layers bottom to top
@@ -77,7 +82,12 @@ impl Layers {
             self.read_tar(index, flate2::read::MultiGzDecoder::new(reader))
         } else if magic == [0x28, 0xb5, 0x2f, 0xfd] {
             match ruzstd::decoding::StreamingDecoder::new(reader) {
-                Ok(decoder) => self.read_tar(index, decoder),
+                Ok(decoder) => self.read_tar(
+                    index,
+                    Zstd {
+                        decoder: Some(decoder),
+                    },
+                ),
                 Err(e) => Err(std::io::Error::other(e.to_string())),
             }
         } else {
@@ -99,44 +109,76 @@ impl Layers {
     }
 
     fn read_tar(&mut self, index: usize, reader: impl Read) -> std::io::Result<()> {
+        let mut hidden = Hidden::default();
+        let result = self.read_entries(index, reader, &mut hidden);
+        // Whiteouts seen before a break still apply; they hide what the layers below put
+        // there, never what this layer adds.
+        self.files
+            .retain(|path, file| file.layer >= index || !hidden.hides(path));
+        result
+    }
+
+    fn read_entries(
+        &mut self,
+        index: usize,
+        reader: impl Read,
+        hidden: &mut Hidden,
+    ) -> std::io::Result<()> {
         let digest = self.layers.get(index).cloned().unwrap_or_default();
-        let mut whiteouts = Vec::new();
-        let mut opaque = Vec::new();
         let mut archive = tar::Archive::new(reader);
         for entry in archive.entries()? {
             let mut entry = entry?;
             let raw = entry.path()?.to_string_lossy().into_owned();
-            let Some(path) = normalize(&raw) else {
-                self.warn(&digest, format!("{raw:?} leaves the image's root; skipped"));
+            let (path, clamped) = normalize(&raw);
+            if clamped {
+                self.warn(
+                    &digest,
+                    format!(
+                        "{raw:?} climbs above the root; read as {path:?}, as container runtimes do"
+                    ),
+                );
+            }
+            if path.is_empty() {
                 continue;
-            };
+            }
             let (dir, name) = match path.rsplit_once('/') {
                 Some((dir, name)) => (Some(dir), name),
                 None => (None, path.as_str()),
             };
             if name == ".wh..wh..opq" {
-                opaque.push(dir.unwrap_or("").to_owned());
+                hidden.opaque.insert(dir.unwrap_or("").to_owned());
                 continue;
             }
-            if let Some(hidden) = name.strip_prefix(".wh.") {
-                whiteouts.push(match dir {
-                    Some(dir) => format!("{dir}/{hidden}"),
-                    None => hidden.to_owned(),
-                });
+            if let Some(target) = name.strip_prefix(".wh.") {
+                if !target.is_empty() {
+                    hidden.whiteouts.insert(match dir {
+                        Some(dir) => format!("{dir}/{target}"),
+                        None => target.to_owned(),
+                    });
+                }
                 continue;
             }
             let header = entry.header();
             let kind = header.entry_type();
+            if !kind.is_dir() {
+                // A file, link or device here replaces a lower directory and all it held.
+                hidden.replaced.insert(path.clone());
+            }
+            let mode = header.mode().unwrap_or(0o644);
             if kind.is_hard_link() {
                 // A hard link names a file already in the tree; it gets that file's content,
                 // from this layer or below, and never anything outside the tree.
                 let target = entry
                     .link_name()?
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .and_then(|t| normalize(&t));
+                    .map(|t| normalize(&t.to_string_lossy()).0);
                 let linked = target.and_then(|t| self.files.get(&t).cloned());
                 match linked {
-                    Some(file) => {
+                    // The link's own path must name the same kind of database (its size is the
+                    // target's, which the link header does not give).
+                    Some(file)
+                        if portcullis_packages::classify(&path, mode, 1 << 20)
+                            == Some(file.kind) =>
+                    {
                         self.files.insert(
                             path,
                             File {
@@ -145,34 +187,28 @@ impl Layers {
                             },
                         );
                     }
-                    None => {
+                    _ => {
                         self.files.remove(&path);
                     }
                 }
                 continue;
             }
             if !kind.is_file() {
-                // A directory, symlink or device at this path hides a lower layer's file.
-                if !kind.is_dir() {
-                    self.files.remove(&path);
-                }
+                self.files.remove(&path);
                 continue;
             }
-            let mode = header.mode().unwrap_or(0o644);
             let size = entry.size();
             let Some(what) = portcullis_packages::classify(&path, mode, size) else {
                 self.files.remove(&path);
                 continue;
             };
             if size > MAX_FILE_BYTES {
-                if what != Kind::MaybeExecutable {
-                    self.warn(
-                        &digest,
-                        format!(
-                            "{path} is {size} bytes, over the {MAX_FILE_BYTES}-byte limit; not read"
-                        ),
-                    );
-                }
+                let what = if what == Kind::MaybeExecutable {
+                    "executable (Go build info not read)"
+                } else {
+                    "database"
+                };
+                self.warn(&digest, format!("{path}: a {size}-byte {what}, over the {MAX_FILE_BYTES}-byte limit; not read"));
                 self.files.remove(&path);
                 continue;
             }
@@ -194,7 +230,8 @@ impl Layers {
                         path,
                         File {
                             layer: index,
-                            content,
+                            kind: what,
+                            content: Arc::new(content),
                         },
                     );
                 }
@@ -204,12 +241,6 @@ impl Layers {
                 }
             }
         }
-        // Whiteouts hide what the layers below put there, never what this layer adds.
-        self.files.retain(|path, file| {
-            file.layer >= index
-                || !(whiteouts.iter().any(|w| path == w || is_under(path, w))
-                    || opaque.iter().any(|d| is_under(path, d)))
-        });
         Ok(())
     }
 
@@ -220,22 +251,20 @@ impl Layers {
             ..Inventory::default()
         };
         for candidate in ["etc/os-release", "usr/lib/os-release"] {
-            if let Some(File {
-                content: Content::OsRelease(os),
-                ..
-            }) = self.files.get(candidate)
+            if let Some(Content::OsRelease(os)) =
+                self.files.get(candidate).map(|f| f.content.as_ref())
             {
                 inventory.os = Some(os.clone());
                 break;
             }
         }
         for (path, file) in self.files {
-            if let Content::Packages(packages) = file.content {
+            if let Content::Packages(packages) = file.content.as_ref() {
                 let layer = self.layers.get(file.layer).cloned().unwrap_or_default();
                 inventory
                     .packages
-                    .extend(packages.into_iter().map(|package| Installed {
-                        package,
+                    .extend(packages.iter().map(|package| Installed {
+                        package: package.clone(),
                         path: path.clone(),
                         layer: layer.clone(),
                     }));
@@ -245,31 +274,75 @@ impl Layers {
     }
 }
 
-/// `path` inside `dir` (`""` is the root)
-fn is_under(path: &str, dir: &str) -> bool {
-    dir.is_empty()
-        || path
-            .strip_prefix(dir)
-            .is_some_and(|rest| rest.starts_with('/'))
+/// What one layer hides of the layers below it
+#[derive(Default)]
+struct Hidden {
+    /// `.wh.<name>`: the path and everything under it
+    whiteouts: BTreeSet<String>,
+    /// `.wh..wh..opq`: everything under the directory (`""`: the root)
+    opaque: BTreeSet<String>,
+    /// Non-directories this layer puts at a path: everything under it
+    replaced: BTreeSet<String>,
 }
 
-/// A tar path as a path from the image's root: `./`, leading `/` and empty parts dropped;
-/// `None` when `..` would climb out
-fn normalize(raw: &str) -> Option<String> {
+impl Hidden {
+    /// Whether a lower layer's `path` is hidden; checks the path's ancestors, so the cost
+    /// is its depth, not the number of whiteouts
+    fn hides(&self, path: &str) -> bool {
+        if self.whiteouts.contains(path) || self.opaque.contains("") {
+            return true;
+        }
+        path.match_indices('/').any(|(at, _)| {
+            let ancestor = path.get(..at).unwrap_or("");
+            self.whiteouts.contains(ancestor)
+                || self.opaque.contains(ancestor)
+                || self.replaced.contains(ancestor)
+        })
+    }
+}
+
+/// A tar path as a path from the image's root: `./`, leading `/` and empty parts dropped,
+/// and `..` clamped at the root, as container runtimes unpack it. Returns whether it had to
+/// clamp.
+fn normalize(raw: &str) -> (String, bool) {
     let mut parts: Vec<&str> = Vec::new();
+    let mut clamped = false;
     for part in raw.split('/') {
         match part {
             "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
+            ".." => clamped |= parts.pop().is_none(),
             part => parts.push(part),
         }
     }
-    if parts.is_empty() {
-        return None;
+    (parts.join("/"), clamped)
+}
+
+/// A zstd stream of one or more frames (zstd:chunked layers are many)
+struct Zstd<R: BufRead> {
+    decoder: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl<R: BufRead> Read for Zstd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let Some(decoder) = self.decoder.as_mut() else {
+                return Ok(0);
+            };
+            let read = decoder.read(buf)?;
+            if read > 0 || buf.is_empty() {
+                return Ok(read);
+            }
+            let Some(mut rest) = self.decoder.take().map(|d| d.into_inner()) else {
+                return Ok(0);
+            };
+            if rest.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            let next = ruzstd::decoding::StreamingDecoder::new(rest)
+                .map_err(|e| std::io::Error::other(format!("zstd: {e}")))?;
+            self.decoder = Some(next);
+        }
     }
-    Some(parts.join("/"))
 }
 
 #[cfg(test)]
@@ -278,17 +351,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_are_rooted_and_never_climb_out() {
+    fn paths_are_rooted_and_clamped_at_the_root() {
         assert_eq!(
-            normalize("./var/lib/dpkg/status").unwrap(),
-            "var/lib/dpkg/status"
+            normalize("./var/lib/dpkg/status"),
+            ("var/lib/dpkg/status".into(), false)
         );
-        assert_eq!(normalize("/etc//os-release").unwrap(), "etc/os-release");
-        assert_eq!(normalize("a/b/../c").unwrap(), "a/c");
-        assert_eq!(normalize("../etc/passwd"), None);
-        assert_eq!(normalize("a/../../etc/passwd"), None);
-        assert!(is_under("usr/lib/x", "usr/lib"));
-        assert!(!is_under("usr/lib64/x", "usr/lib"));
-        assert!(is_under("anything", ""));
+        assert_eq!(
+            normalize("/etc//os-release"),
+            ("etc/os-release".into(), false)
+        );
+        assert_eq!(normalize("a/b/../c"), ("a/c".into(), false));
+        assert_eq!(normalize("../etc/passwd"), ("etc/passwd".into(), true));
+        assert_eq!(normalize("a/../../etc/passwd"), ("etc/passwd".into(), true));
+    }
+
+    #[test]
+    fn hidden_paths_are_found_through_their_ancestors() {
+        let mut hidden = Hidden::default();
+        hidden.whiteouts.insert("usr/lib/x".into());
+        hidden.opaque.insert("opt".into());
+        hidden.replaced.insert("srv".into());
+        assert!(hidden.hides("usr/lib/x"));
+        assert!(hidden.hides("usr/lib/x/deep/file"));
+        assert!(!hidden.hides("usr/lib/xy"));
+        assert!(hidden.hides("opt/a/b"));
+        assert!(!hidden.hides("opt"));
+        assert!(hidden.hides("srv/app/package.json"));
+        assert!(!hidden.hides("srv"));
     }
 }

@@ -6,6 +6,7 @@
 //! [`layers::MAX_FILE_BYTES`] each and parsed at once, so memory stays bounded by the
 //! largest database, not by the image.
 
+pub mod allowlist;
 pub mod image;
 pub mod layers;
 pub mod sarif;
@@ -38,6 +39,9 @@ pub struct Finding {
     pub id: String,
     /// The CVE ids it is about
     pub cves: Vec<String>,
+    /// Every other id of the same vulnerability (GHSA, PYSEC, …)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     /// Its severity
     pub severity: Severity,
     /// The CVSS base score, when a vector gave it
@@ -85,6 +89,10 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// The advisory database generation the findings come from
     pub database_generation: u64,
+    /// Findings an allowlist entry covers, with the entry: left out of `findings`, kept in
+    /// the report so acceptances stay visible
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<allowlist::Suppressed>,
 }
 
 impl Report {
@@ -106,7 +114,16 @@ pub fn lookup_key(
 ) -> Option<(EcosystemKey, String)> {
     let package = &installed.package;
     let (ecosystem, name, version) = match package.ecosystem {
-        Ecosystem::Debian | Ecosystem::Alpine | Ecosystem::Rpm => {
+        Ecosystem::Rpm => (
+            os_ecosystem?.to_owned(),
+            package
+                .source
+                .as_ref()
+                .map_or(package.name.as_str(), |s| s.name.as_str()),
+            // The source rpm's file name carries no epoch; the binary's version does.
+            package.version.as_str(),
+        ),
+        Ecosystem::Debian | Ecosystem::Alpine => {
             let source = package.source.as_ref();
             (
                 os_ecosystem?.to_owned(),
@@ -217,6 +234,12 @@ pub fn match_inventory(inventory: &Inventory, db: &VulnDb) -> Result<Report, Sca
                 report.findings.push(Finding {
                     id: record.id.clone(),
                     cves: record.cves().into_iter().map(str::to_owned).collect(),
+                    aliases: record
+                        .aliases
+                        .iter()
+                        .chain(&record.upstream)
+                        .cloned()
+                        .collect(),
                     severity: rated.severity,
                     score: rated.score,
                     severity_source: rated.source,

@@ -12,7 +12,11 @@ use crate::Report;
 pub fn to_sarif(report: &Report, image: &str) -> Value {
     let mut rules = BTreeMap::new();
     let mut results = Vec::new();
-    for finding in &report.findings {
+    let suppressed = report
+        .suppressed
+        .iter()
+        .map(|s| (&s.finding, Some(&s.entry)));
+    for (finding, accepted) in report.findings.iter().map(|f| (f, None)).chain(suppressed) {
         rules.entry(finding.id.clone()).or_insert_with(|| {
             // GitHub ranks alerts by `security-severity`; it is a string by their convention.
             let properties = match finding.score {
@@ -34,7 +38,16 @@ pub fn to_sarif(report: &Report, image: &str) -> Value {
             || "no fixed version is known".to_owned(),
             |v| format!("fixed in {v}"),
         );
+        let suppressions = match accepted {
+            Some(entry) => json!([{
+                "kind": "external",
+                "status": "accepted",
+                "justification": format!("{} (accepted by {} until {})", entry.reason, entry.author, entry.expires),
+            }]),
+            None => json!([]),
+        };
         results.push(json!({
+            "suppressions": suppressions,
             "ruleId": finding.id,
             "level": level(finding.severity),
             "message": { "text": format!(

@@ -210,21 +210,90 @@ fn hostile_layers_reach_nothing_outside_and_end_with_warnings() {
         inventory.os.is_none(),
         "a symlink to the host's os-release was followed"
     );
-    let found: Vec<_> = inventory
+    // `..` is clamped at the image's root, as container runtimes unpack it: the files land
+    // inside the image, where the scanner sees them too.
+    let mut found: Vec<(&str, &str)> = inventory
         .packages
         .iter()
-        .map(|i| i.package.name.as_str())
+        .map(|i| (i.package.name.as_str(), i.path.as_str()))
         .collect();
-    assert_eq!(found, ["ok"]);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("evil", "etc/node_modules/evil/package.json"),
+            ("evil2", "node_modules/evil2/package.json"),
+            ("ok", "x/node_modules/ok/package.json")
+        ]
+    );
     assert_eq!(
         inventory
             .warnings
             .iter()
-            .filter(|w| w.contains("leaves the image's root"))
+            .filter(|w| w.contains("climbs above the root"))
             .count(),
         2,
         "{:?}",
         inventory.warnings
+    );
+}
+
+#[test]
+fn a_file_replacing_a_lower_directory_hides_what_it_held_and_links_share_content() {
+    let mut layers = Layers::new();
+    layers.apply(
+        "sha256:one",
+        &Layer::new()
+            .file(
+                "srv/app/node_modules/lodash/package.json",
+                &package_json("lodash", "4.17.10"),
+                0o644,
+            )
+            .file(
+                "opt/node_modules/qs/package.json",
+                &package_json("qs", "6.0.0"),
+                0o644,
+            )
+            .tar()[..],
+    );
+    layers.apply(
+        "sha256:two",
+        &Layer::new()
+            // `srv/app` becomes a file: everything under it is gone.
+            .file("srv/app", "not a directory any more", 0o644)
+            // A hard link at a database path shares the target's packages; one elsewhere
+            // is not a database and is not reported.
+            .link(
+                tar::EntryType::Link,
+                "opt/node_modules/qs2/package.json",
+                "opt/node_modules/qs/package.json",
+            )
+            .link(
+                tar::EntryType::Link,
+                "tmp/copy",
+                "opt/node_modules/qs/package.json",
+            )
+            .tar()[..],
+    );
+    let mut found: Vec<(String, String)> = layers
+        .inventory()
+        .packages
+        .into_iter()
+        .map(|i| (i.package.name, i.path))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (
+                "qs".to_owned(),
+                "opt/node_modules/qs/package.json".to_owned()
+            ),
+            (
+                "qs".to_owned(),
+                "opt/node_modules/qs2/package.json".to_owned()
+            ),
+        ]
     );
 }
 
@@ -307,4 +376,40 @@ fn a_gzip_bomb_is_streamed_not_held() {
         "{:?}",
         inventory.warnings
     );
+}
+
+#[test]
+fn zstd_layers_of_several_frames_are_read_to_the_end() {
+    // zstd:chunked layers are many frames back to back; each half of this tar is one frame.
+    let tar = Layer::new()
+        .file(
+            "a/node_modules/first/package.json",
+            &package_json("first", "1.0.0"),
+            0o644,
+        )
+        .file(
+            "z/node_modules/second/package.json",
+            &package_json("second", "1.0.0"),
+            0o644,
+        )
+        .tar();
+    let (front, back) = tar.split_at(1536);
+    let mut frames = Vec::new();
+    for half in [front, back] {
+        ruzstd::encoding::compress(
+            half,
+            &mut frames,
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+    }
+    let mut layers = Layers::new();
+    layers.apply("sha256:zstd", &frames[..]);
+    let inventory = layers.inventory();
+    let mut found: Vec<&str> = inventory
+        .packages
+        .iter()
+        .map(|i| i.package.name.as_str())
+        .collect();
+    found.sort();
+    assert_eq!(found, ["first", "second"], "{:?}", inventory.warnings);
 }

@@ -218,6 +218,12 @@ impl VulnDb {
     ) -> Result<Option<BTreeSet<EcosystemKey>>, VulnDbError> {
         let txn = self.db.begin_read().map_err(database)?;
         let changes = txn.open_table(CHANGES).map_err(database)?;
+        // A generation from the future is from another (or a recreated) database: the
+        // caller's picture of it says nothing about this one.
+        let current = read_status(&txn.open_table(META).map_err(database)?)?.generation;
+        if generation > current {
+            return Ok(None);
+        }
         let mut keys = BTreeSet::new();
         let mut expected = generation.saturating_add(1);
         for entry in changes.range(expected..).map_err(database)? {

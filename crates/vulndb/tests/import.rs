@@ -130,6 +130,10 @@ fn imports_are_incremental_and_withdrawn_records_stop_matching() {
         Some("2024-03-01T00:00:00Z")
     );
     assert_eq!(db.touched_since(0).unwrap().unwrap().len(), 2);
+    assert!(
+        db.touched_since(99).unwrap().is_none(),
+        "a generation this database never had"
+    );
 }
 
 #[test]

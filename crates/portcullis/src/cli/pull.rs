@@ -9,6 +9,9 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt as _;
 
+/// Manifests and indexes larger than this are refused, as the registry itself refuses them
+const MAX_MANIFEST: usize = 4 << 20;
+
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, \
 application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
@@ -104,6 +107,14 @@ impl Registry {
             }
         }
         let realm = realm.context("the registry's challenge names no realm")?;
+        let url = url::Url::parse(&realm)
+            .with_context(|| format!("the registry's token realm {realm:?}"))?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if url.scheme() != "https" && !loopback {
+            bail!(
+                "the registry's token realm {realm} is not HTTPS; credentials are not sent there"
+            );
+        }
         // Registries that leave the scope out of the challenge expect the client's own.
         if !query.iter().any(|(key, _)| key == "scope") {
             query.push((
@@ -111,8 +122,8 @@ impl Registry {
                 format!("repository:{}:pull", self.repository),
             ));
         }
-        let url = url::Url::parse_with_params(&realm, &query)
-            .with_context(|| format!("the registry's token realm {realm:?}"))?;
+        let mut url = url;
+        url.query_pairs_mut().extend_pairs(&query);
         let mut request = self.http.get(url);
         if let Some((user, password)) = &self.creds {
             request = request.basic_auth(user, Some(password));
@@ -133,9 +144,15 @@ impl Registry {
     }
 
     async fn json(&mut self, path: &str, accept: &str) -> anyhow::Result<(Vec<u8>, Value)> {
-        let response = self.get(path, accept).await?;
+        let mut response = self.get(path, accept).await?;
         let status = response.status();
-        let bytes = response.bytes().await?.to_vec();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_MANIFEST {
+                bail!("GET {path}: more than {MAX_MANIFEST} bytes is not a manifest");
+            }
+        }
         if !status.is_success() {
             bail!("GET {path}: {status}: {}", String::from_utf8_lossy(&bytes));
         }
@@ -143,6 +160,14 @@ impl Registry {
             serde_json::from_slice(&bytes).with_context(|| format!("GET {path}: not JSON"))?;
         Ok((bytes, value))
     }
+}
+
+fn verify(expected: &portcullis_distribution::Digest, bytes: &[u8]) -> anyhow::Result<()> {
+    let actual = portcullis_distribution::Digest::of(expected.algorithm(), bytes);
+    if actual != *expected {
+        bail!("the registry sent {actual} for {expected}");
+    }
+    Ok(())
 }
 
 /// Pulls `name` into an OCI layout under `dir`
@@ -169,11 +194,14 @@ pub(crate) async fn pull(
         token: None,
         repository: name.repository.clone(),
     };
-    let blobs = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs)?;
+    let blobs = dir.join("blobs");
     let (mut bytes, mut manifest) = registry
         .json(&format!("/manifests/{}", name.reference), ACCEPT)
         .await?;
+    // A pinned digest is what the user trusts: the bytes must be exactly that.
+    if let Ok(pinned) = portcullis_distribution::Digest::parse(&name.reference) {
+        verify(&pinned, &bytes)?;
+    }
     for _ in 0..2 {
         let Some(manifests) = manifest.get("manifests").and_then(Value::as_array) else {
             break;
@@ -189,10 +217,14 @@ pub(crate) async fn pull(
             .context("an empty image index")?
             .to_owned();
         (bytes, manifest) = registry.json(&format!("/manifests/{pick}"), ACCEPT).await?;
+        let picked = portcullis_distribution::Digest::parse(&pick)
+            .map_err(|e| anyhow::anyhow!("the index names {pick:?}: {e}"))?;
+        verify(&picked, &bytes)?;
     }
     let digest =
         portcullis_distribution::Digest::of(portcullis_distribution::Algorithm::Sha256, &bytes);
-    std::fs::write(blobs.join(digest.hex()), &bytes)?;
+    std::fs::create_dir_all(blobs.join("sha256"))?;
+    std::fs::write(blobs.join("sha256").join(digest.hex()), &bytes)?;
     let layers = manifest
         .get("layers")
         .unwrap_or(&Value::Null)
@@ -211,11 +243,21 @@ pub(crate) async fn pull(
         if !response.status().is_success() {
             bail!("GET blob {layer_digest}: {}", response.status());
         }
-        let path = blobs.join(expected.hex());
-        let mut file = tokio::fs::File::create(&path).await?;
+        let size = layer
+            .get("size")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX);
+        let dir = blobs.join(expected.algorithm().as_str());
+        std::fs::create_dir_all(&dir)?;
+        let mut file = tokio::fs::File::create(dir.join(expected.hex())).await?;
         let mut hasher = portcullis_distribution::Hasher::new(expected.algorithm());
         let mut response = response;
+        let mut received = 0u64;
         while let Some(chunk) = response.chunk().await? {
+            received = received.saturating_add(chunk.len() as u64);
+            if received > size {
+                bail!("layer {layer_digest} is larger than the {size} bytes its manifest gives");
+            }
             hasher.update(&chunk);
             file.write_all(&chunk).await?;
         }

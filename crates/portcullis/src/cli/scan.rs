@@ -78,9 +78,15 @@ pub(crate) struct ImageArgs {
     /// Exit with status 3 when a finding is at or above this severity
     #[arg(long, value_enum)]
     fail_on: Option<Threshold>,
-    /// Registry credentials, `USER:PASSWORD` (for Portcullis: `<tenancy>/<user>:<auth token>`)
-    #[arg(long, env = "PORTCULLIS_REGISTRY_CREDS")]
+    /// Registry credentials, `USER:PASSWORD` (for Portcullis: `<tenancy>/<user>:<auth token>`);
+    /// sent only to the registry's own HTTPS token endpoint
+    #[arg(long)]
     creds: Option<String>,
+    /// Accepted risks: a YAML or JSON file of `entries` with `id`, `expires`, `author`,
+    /// `reason` (and optionally `package`); covered findings are reported apart and do not
+    /// fail `--fail-on`, expired entries stop applying and are reported
+    #[arg(long)]
+    allowlist: Option<PathBuf>,
     /// Check the registry's certificate (`--tls-verify=false` to skip, as skopeo spells it)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     tls_verify: bool,
@@ -147,15 +153,44 @@ pub(crate) fn run_scan(command: ScanCommand, cert_bundle: Option<&Path>) -> anyh
         }
         _ => resolve(&args.reference)?,
     };
+    // A mistyped --db must not pass a CI gate with an empty database.
+    if !args.db.is_file() {
+        anyhow::bail!(
+            "no advisory database at {}; import advisories with `portcullis vulndb import PATH --db {}`",
+            args.db.display(),
+            args.db.display()
+        );
+    }
     let db = open(&args.db)?;
     if db.status()?.records == 0 {
+        if args.fail_on.is_some() {
+            anyhow::bail!(
+                "the advisory database {} is empty: --fail-on cannot pass",
+                args.db.display()
+            );
+        }
         eprintln!(
             "warning: the advisory database {} is empty; import advisories with `portcullis vulndb import`",
             args.db.display()
         );
     }
-    let report = scan(&layers)
+    let allowlist = match &args.allowlist {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let list: portcullis_scan::allowlist::Allowlist = serde_saphyr::from_str(&text)
+                .with_context(|| format!("{}: not an allowlist", path.display()))?;
+            list.validate()
+                .with_context(|| path.display().to_string())?;
+            Some(list)
+        }
+        None => None,
+    };
+    let mut report = scan(&layers)
         .and_then(|inventory| Ok(portcullis_scan::match_inventory(&inventory, &db)?))?;
+    if let Some(list) = &allowlist {
+        list.apply(&mut report, jiff::Timestamp::now());
+    }
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
@@ -251,6 +286,12 @@ fn print_table(report: &Report) {
         report.findings.len(),
         report.highest().as_str()
     );
+    if !report.suppressed.is_empty() {
+        println!(
+            "{} findings accepted by the allowlist (see -o json)",
+            report.suppressed.len()
+        );
+    }
     if report.findings.is_empty() {
         return;
     }
