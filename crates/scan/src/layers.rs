@@ -125,7 +125,7 @@ impl Layers {
         hidden: &mut Hidden,
     ) -> std::io::Result<()> {
         let digest = self.layers.get(index).cloned().unwrap_or_default();
-        let mut archive = tar::Archive::new(reader);
+        let mut archive = tar::Archive::new(Framed::new(reader));
         for entry in archive.entries()? {
             let mut entry = entry?;
             let raw = entry.path()?.to_string_lossy().into_owned();
@@ -315,6 +315,85 @@ fn normalize(raw: &str) -> (String, bool) {
         }
     }
     (parts.join("/"), clamped)
+}
+
+/// Extension headers (PAX `x`/`g`, GNU long names `L`/`K`) larger than this end the layer:
+/// the tar reader holds them whole in memory, and real ones are a few hundred bytes
+pub const MAX_EXTENSION_HEADER: u64 = 1 << 20;
+
+/// Follows the tar stream's 512-byte framing as it passes through, so an extension header
+/// that announces an absurd size is refused before the tar reader allocates for it
+struct Framed<R> {
+    inner: R,
+    header: Vec<u8>,
+    /// Bytes of entry data (padded to 512) still to pass before the next header
+    data_left: u64,
+}
+
+impl<R: Read> Framed<R> {
+    fn new(inner: R) -> Framed<R> {
+        Framed {
+            inner,
+            header: Vec::with_capacity(512),
+            data_left: 0,
+        }
+    }
+
+    /// Reads an entry's size field: octal text, or GNU's base-256 when the top bit is set
+    fn size(header: &[u8]) -> u64 {
+        let field = header.get(124..136).unwrap_or_default();
+        if field.first().is_some_and(|b| b & 0x80 != 0) {
+            return field.iter().skip(1).fold(0u64, |n, b| {
+                n.saturating_mul(256).saturating_add(u64::from(*b))
+            });
+        }
+        field
+            .iter()
+            .skip_while(|b| **b == b' ')
+            .take_while(|b| (b'0'..=b'7').contains(*b))
+            .fold(0u64, |n, b| {
+                n.saturating_mul(8).saturating_add(u64::from(b - b'0'))
+            })
+    }
+
+    fn track(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            if self.data_left > 0 {
+                let skip = usize::try_from(self.data_left)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                self.data_left -= skip as u64;
+                bytes = bytes.get(skip..).unwrap_or_default();
+                continue;
+            }
+            let want = 512 - self.header.len();
+            let take = want.min(bytes.len());
+            self.header
+                .extend_from_slice(bytes.get(..take).unwrap_or_default());
+            bytes = bytes.get(take..).unwrap_or_default();
+            if self.header.len() == 512 {
+                let kind = self.header.get(156).copied().unwrap_or(0);
+                // The size field, as the tar reader itself frames entries.
+                let size = Self::size(&self.header);
+                if matches!(kind, b'x' | b'g' | b'L' | b'K') && size > MAX_EXTENSION_HEADER {
+                    return Err(std::io::Error::other(format!(
+                        "a tar extension header of {size} bytes (more than {MAX_EXTENSION_HEADER})"
+                    )));
+                }
+                self.data_left = size.div_ceil(512).saturating_mul(512);
+                self.header.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Framed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.track(buf.get(..read).unwrap_or_default())?;
+        Ok(read)
+    }
 }
 
 /// A zstd stream of one or more frames (zstd:chunked layers are many)

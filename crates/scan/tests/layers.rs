@@ -413,3 +413,41 @@ fn zstd_layers_of_several_frames_are_read_to_the_end() {
     found.sort();
     assert_eq!(found, ["first", "second"], "{:?}", inventory.warnings);
 }
+
+#[test]
+fn an_oversized_extension_header_ends_the_layer_before_it_is_held() {
+    // A PAX header announcing 1 GiB (what a gzip'd hostile layer can inflate to): refused on
+    // sight, with the files before it kept.
+    let mut tar = Layer::new()
+        .file(
+            "a/node_modules/before/package.json",
+            &package_json("before", "1.0.0"),
+            0o644,
+        )
+        .tar();
+    tar.truncate(tar.len() - 1024); // drop the end-of-archive blocks
+    let mut header = tar::Header::new_ustar();
+    header.set_path("PaxHeaders/x").unwrap();
+    header.set_size(1 << 30);
+    header.set_entry_type(tar::EntryType::XHeader);
+    header.set_cksum();
+    tar.extend_from_slice(header.as_bytes());
+    tar.extend(std::iter::repeat_n(b'a', 4096));
+    let mut layers = Layers::new();
+    layers.apply("sha256:pax", &tar[..]);
+    let inventory = layers.inventory();
+    let found: Vec<&str> = inventory
+        .packages
+        .iter()
+        .map(|i| i.package.name.as_str())
+        .collect();
+    assert_eq!(found, ["before"]);
+    assert!(
+        inventory
+            .warnings
+            .iter()
+            .any(|w| w.contains("extension header")),
+        "{:?}",
+        inventory.warnings
+    );
+}
