@@ -163,7 +163,11 @@ async fn run() {
         .unwrap_or(2);
     let dir = tempfile::tempdir().unwrap();
     let support::Setup { server, .. } = support::setup().await;
-    let (tenancy, name, token) = credentials(&server).await;
+    let portcullis_testing::RegistryLogin {
+        tenancy_name: tenancy,
+        user_name: name,
+        token,
+    } = server.registry_login().await;
     let certs = dir.path().join("certs");
     std::fs::create_dir_all(&certs).unwrap();
     std::fs::copy(server.ca_bundle(), certs.join("ca.crt")).unwrap();
@@ -284,10 +288,13 @@ async fn run() {
 
 /// A registry token for the admin, with every scope
 async fn bearer(server: &portcullis_testing::Server) -> String {
-    let (tenancy, name, token) = credentials(server).await;
+    let login = server.registry_login().await;
     support::client(server)
         .get(format!("{}/20180419/docker/token", server.endpoint()))
-        .basic_auth(format!("{tenancy}/{name}"), Some(&token))
+        .basic_auth(
+            format!("{}/{}", login.tenancy_name, login.user_name),
+            Some(&login.token),
+        )
         .send()
         .await
         .unwrap()
@@ -297,36 +304,6 @@ async fn bearer(server: &portcullis_testing::Server) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-/// The admin's tenancy name, user name and a fresh auth token
-async fn credentials(server: &portcullis_testing::Server) -> (String, String, String) {
-    let admin = server.admin();
-    let user = server.config_value("user");
-    let token = admin
-        .send(
-            "POST",
-            &format!("/20160918/users/{user}/authTokens"),
-            Some(json!({"description": "bench"})),
-        )
-        .await
-        .body["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let tenancy = admin
-        .send(
-            "GET",
-            &format!("/20160918/tenancies/{}", server.tenancy()),
-            None,
-        )
-        .await
-        .field("name");
-    let name = admin
-        .send("GET", &format!("/20160918/users/{user}"), None)
-        .await
-        .field("name");
-    (tenancy, name, token)
 }
 
 /// The best time of `rounds` monolithic uploads of `blob` to the registry at `base`

@@ -131,29 +131,6 @@ async fn auth_token(api: &ApiClient, user: &str) -> String {
     reply.body["token"].as_str().unwrap().to_owned()
 }
 
-/// The admin's registry login: tenancy name, user name and a fresh auth token
-struct Login {
-    tenancy_name: String,
-    user_name: String,
-    token: String,
-}
-
-async fn login(server: &Server) -> Login {
-    let admin = server.admin();
-    let user = server.config_value("user");
-    Login {
-        tenancy_name: name_of(&admin, &format!("/20160918/tenancies/{}", server.tenancy())).await,
-        user_name: name_of(&admin, &format!("/20160918/users/{user}")).await,
-        token: auth_token(&admin, &user).await,
-    }
-}
-
-async fn name_of(api: &ApiClient, path: &str) -> String {
-    let reply = api.send("GET", path, None).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.body["name"].as_str().unwrap().to_owned()
-}
-
 fn files_equal(a: &Path, b: &Path) {
     let mut left: Vec<(String, Vec<u8>)> = std::fs::read_dir(a.join("blobs/sha256"))
         .unwrap()
@@ -189,11 +166,11 @@ fn skopeo_copies_in_and_out_byte_identical_and_iam_decides_push_and_pull() {
     let dir = tempfile::tempdir().unwrap();
     let admin = server.admin();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let Login {
+    let portcullis_testing::RegistryLogin {
         tenancy_name,
         user_name,
         token,
-    } = runtime.block_on(login(&server));
+    } = runtime.block_on(server.registry_login());
     let creds = format!("{tenancy_name}/{user_name}:{token}");
     let host = server.endpoint().trim_start_matches("https://").to_owned();
     let skopeo = Skopeo::new(&server, dir.path());
@@ -439,11 +416,11 @@ fn repositories_and_images_as_oci_artifacts_public_and_immutable() {
     let server = common::server();
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let Login {
+    let portcullis_testing::RegistryLogin {
         tenancy_name,
         user_name,
         token,
-    } = runtime.block_on(login(&server));
+    } = runtime.block_on(server.registry_login());
     let creds = format!("{tenancy_name}/{user_name}:{token}");
     let host = server.endpoint().trim_start_matches("https://").to_owned();
     let skopeo = Skopeo::new(&server, dir.path());
@@ -635,11 +612,11 @@ fn a_cluster_pulls_as_its_resource_principal_when_policy_allows() {
     let server = common::server();
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let Login {
+    let portcullis_testing::RegistryLogin {
         tenancy_name,
         user_name,
         token,
-    } = runtime.block_on(login(&server));
+    } = runtime.block_on(server.registry_login());
     let host = server.endpoint().trim_start_matches("https://").to_owned();
     let skopeo = Skopeo::new(&server, dir.path());
     let layout = oci_layout(dir.path(), "c", "for the cluster");

@@ -142,7 +142,7 @@ fn failed(message: &str) -> ! {
 
 mod server;
 
-pub use server::{ApiClient, ApiReply, OciCli, Server, ServerOptions, find_oci};
+pub use server::{ApiClient, ApiReply, OciCli, RegistryLogin, Server, ServerOptions, find_oci};
 
 /// The claims of a JWT, without checking its signature (tests inspect what was issued)
 pub fn jwt_claims(token: &str) -> serde_json::Value {

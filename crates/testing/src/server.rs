@@ -37,6 +37,25 @@ pub struct Server {
     log: PathBuf,
 }
 
+/// What `docker login`, `skopeo --creds` and the registry's token endpoint take for the
+/// server's admin: the tenancy and user names and a fresh auth token
+#[derive(Clone, Debug)]
+pub struct RegistryLogin {
+    /// The tenancy's name
+    pub tenancy_name: String,
+    /// The admin user's name
+    pub user_name: String,
+    /// A new auth token of the admin
+    pub token: String,
+}
+
+impl RegistryLogin {
+    /// `<tenancy>/<user>:<auth token>`
+    pub fn creds(&self) -> String {
+        format!("{}/{}:{}", self.tenancy_name, self.user_name, self.token)
+    }
+}
+
 impl Server {
     /// Starts a server with a fresh data directory
     pub fn start(binary: &Path, options: ServerOptions) -> Server {
@@ -174,6 +193,37 @@ impl Server {
     /// The tenancy OCID
     pub fn tenancy(&self) -> String {
         self.config_value("tenancy")
+    }
+
+    /// Registry credentials for the admin (mints a new auth token)
+    pub async fn registry_login(&self) -> RegistryLogin {
+        let admin = self.admin();
+        let user = self.config_value("user");
+        let token = admin
+            .send(
+                "POST",
+                &format!("/20160918/users/{user}/authTokens"),
+                Some(serde_json::json!({"description": "registry"})),
+            )
+            .await
+            .field("token");
+        let tenancy_name = admin
+            .send(
+                "GET",
+                &format!("/20160918/tenancies/{}", self.tenancy()),
+                None,
+            )
+            .await
+            .field("name");
+        let user_name = admin
+            .send("GET", &format!("/20160918/users/{user}"), None)
+            .await
+            .field("name");
+        RegistryLogin {
+            tenancy_name,
+            user_name,
+            token,
+        }
     }
 
     /// A client signing as the bootstrap administrator

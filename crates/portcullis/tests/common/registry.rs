@@ -7,32 +7,7 @@ use serde_json::{Value, json};
 /// `<tenancy>/<user>:<auth token>` for the server's admin: what `docker login` and
 /// `skopeo --creds` take
 pub(crate) async fn creds(server: &portcullis_testing::Server) -> String {
-    let admin = server.admin();
-    let user = server.config_value("user");
-    let token = admin
-        .send(
-            "POST",
-            &format!("/20160918/users/{user}/authTokens"),
-            Some(json!({"description": "registry"})),
-        )
-        .await
-        .body["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let tenancy = admin
-        .send(
-            "GET",
-            &format!("/20160918/tenancies/{}", server.tenancy()),
-            None,
-        )
-        .await
-        .field("name");
-    let name = admin
-        .send("GET", &format!("/20160918/users/{user}"), None)
-        .await
-        .field("name");
-    format!("{tenancy}/{name}:{token}")
+    server.registry_login().await.creds()
 }
 
 /// A client of the registry holding a bearer token from the token endpoint
