@@ -71,6 +71,17 @@ impl From<portcullis_registry::RegistryError> for ApiError {
     }
 }
 
+impl From<portcullis_vss::VssError> for ApiError {
+    fn from(error: portcullis_vss::VssError) -> Self {
+        use portcullis_vss::VssError as V;
+        match error {
+            V::Identity(e) => ApiError::Identity(e),
+            V::Registry(e) => e.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<SignatureError> for ApiError {
     fn from(error: SignatureError) -> Self {
         let message = match error {

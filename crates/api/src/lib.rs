@@ -27,6 +27,7 @@ pub mod request;
 pub mod server;
 pub mod tls;
 mod vault;
+mod vss;
 mod webhooks;
 mod who_can;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub vault: Arc<portcullis_vault::VaultService>,
     /// The container registry
     pub registry: Arc<portcullis_registry::Registry>,
+    /// Vulnerability scanning of the registry's images
+    pub vss: Arc<portcullis_vss::ScanningService>,
 }
 
 static OPC_REQUEST_ID: HeaderName = HeaderName::from_static("opc-request-id");
@@ -95,6 +98,7 @@ pub fn app(state: AppState) -> Router {
         .merge(vault::routes())
         .merge(registry::routes())
         .merge(artifacts::routes())
+        .merge(vss::routes())
         .route("/healthz", axum::routing::get(health))
         .route(
             "/clusters/{cluster_id}/webhooks/authenticate",

@@ -163,6 +163,43 @@ static TYPES: &[TypeTable] = &[
             ],
         ],
     ),
+    // Vulnerability Scanning (its IAM policy page): `vss-family` below covers these. Scans
+    // themselves run as the service, so results are never updated by callers.
+    table(
+        "container-scan-recipes",
+        [
+            &["VSS_CONTAINERSCANRECIPE_INSPECT"],
+            &["VSS_CONTAINERSCANRECIPE_READ"],
+            &["VSS_CONTAINERSCANRECIPE_UPDATE"],
+            &[
+                "VSS_CONTAINERSCANRECIPE_CREATE",
+                "VSS_CONTAINERSCANRECIPE_DELETE",
+                "VSS_CONTAINERSCANRECIPE_MOVE",
+            ],
+        ],
+    ),
+    table(
+        "container-scan-targets",
+        [
+            &["VSS_CONTAINERSCANTARGET_INSPECT"],
+            &["VSS_CONTAINERSCANTARGET_READ"],
+            &["VSS_CONTAINERSCANTARGET_UPDATE"],
+            &[
+                "VSS_CONTAINERSCANTARGET_CREATE",
+                "VSS_CONTAINERSCANTARGET_DELETE",
+                "VSS_CONTAINERSCANTARGET_MOVE",
+            ],
+        ],
+    ),
+    table(
+        "container-scan-results",
+        [
+            &["VSS_CONTAINERSCANRESULT_INSPECT"],
+            &["VSS_CONTAINERSCANRESULT_READ"],
+            &[],
+            &["VSS_CONTAINERSCANRESULT_DELETE"],
+        ],
+    ),
     // Vault (§3.4)
     table(
         "vaults",
@@ -326,6 +363,14 @@ static FAMILIES: &[(&str, &[&str])] = &[
         "secret-family",
         &["secrets", "secret-versions", "secret-bundles"],
     ),
+    (
+        "vss-family",
+        &[
+            "container-scan-recipes",
+            "container-scan-targets",
+            "container-scan-results",
+        ],
+    ),
 ];
 
 /// Other names OCI accepts; statements naming them parse but grant nothing Portcullis checks.
@@ -375,8 +420,15 @@ static OTHER_TYPES: &[&str] = &[
     "authentication-policies",
     "domains",
     "work-requests",
-    "vss-family",
     "vulnerability-scanning-family",
+    "host-scan-recipes",
+    "host-scan-targets",
+    "host-agent-scan-results",
+    "host-port-scan-results",
+    "host-cis-benchmark-scan-results",
+    "host-vulnerabilities",
+    "vss-vulnerabilities",
+    "vss-work-requests",
     "logging-family",
     "metrics",
     "alarms",
@@ -596,6 +648,53 @@ static OPERATIONS: &[(&str, &[&str])] = &[
     ("DeleteContainerImageSignature", &["REPOSITORY_UPDATE"]),
     ("PullImage", &["REPOSITORY_READ"]),
     ("PushImage", &["REPOSITORY_READ", "REPOSITORY_UPDATE"]),
+    // Vulnerability Scanning
+    (
+        "ListContainerScanRecipes",
+        &["VSS_CONTAINERSCANRECIPE_INSPECT"],
+    ),
+    ("GetContainerScanRecipe", &["VSS_CONTAINERSCANRECIPE_READ"]),
+    (
+        "UpdateContainerScanRecipe",
+        &["VSS_CONTAINERSCANRECIPE_UPDATE"],
+    ),
+    (
+        "CreateContainerScanRecipe",
+        &["VSS_CONTAINERSCANRECIPE_CREATE"],
+    ),
+    (
+        "DeleteContainerScanRecipe",
+        &["VSS_CONTAINERSCANRECIPE_DELETE"],
+    ),
+    (
+        "ListContainerScanTargets",
+        &["VSS_CONTAINERSCANTARGET_INSPECT"],
+    ),
+    ("GetContainerScanTarget", &["VSS_CONTAINERSCANTARGET_READ"]),
+    (
+        "UpdateContainerScanTarget",
+        &["VSS_CONTAINERSCANTARGET_UPDATE"],
+    ),
+    (
+        "CreateContainerScanTarget",
+        &[
+            "VSS_CONTAINERSCANTARGET_CREATE",
+            "VSS_CONTAINERSCANRECIPE_READ",
+        ],
+    ),
+    (
+        "DeleteContainerScanTarget",
+        &["VSS_CONTAINERSCANTARGET_DELETE"],
+    ),
+    (
+        "ListContainerScanResults",
+        &["VSS_CONTAINERSCANRESULT_INSPECT"],
+    ),
+    ("GetContainerScanResult", &["VSS_CONTAINERSCANRESULT_READ"]),
+    (
+        "DeleteContainerScanResult",
+        &["VSS_CONTAINERSCANRESULT_DELETE"],
+    ),
     // Vault (§3.4, §7)
     ("ListVaults", &["VAULT_INSPECT"]),
     ("GetVault", &["VAULT_READ"]),

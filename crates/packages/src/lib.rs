@@ -26,7 +26,9 @@ pub use rpm::{rpm_header, rpm_sqlite};
 
 /// Where a package's advisories come from: the OSV ecosystem family. The caller adds the
 /// OS release where the ecosystem needs one (e.g. "Debian:12").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Ecosystem {
     /// dpkg packages (Debian, Ubuntu, distroless).
     Debian,
@@ -45,7 +47,7 @@ pub enum Ecosystem {
 }
 
 /// One installed package.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Package {
     /// Which advisory database applies.
     pub ecosystem: Ecosystem,
@@ -63,7 +65,7 @@ pub struct Package {
 
 /// The source package a binary package was built from; distributions publish advisories
 /// against source packages.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Source {
     /// Source package name.
     pub name: String,

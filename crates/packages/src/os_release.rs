@@ -4,7 +4,7 @@
 use crate::PackageError;
 
 /// The fields of `os-release` the scanner needs to name the distribution's advisories.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OsRelease {
     /// `ID`, e.g. `debian`, `alpine`, `rhel`; `linux` when absent, as os-release(5) says.
     pub id: String,

@@ -11,3 +11,4 @@ pub(crate) mod output;
 pub(crate) mod plugins;
 pub(crate) mod pull;
 pub(crate) mod scan;
+pub(crate) mod vss;

@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::artifacts::ArtifactsCommand,
     },
+    /// The registry's image scanning: recipes, targets, results, as `oci vulnerability-scanning`
+    VulnerabilityScanning {
+        #[command(subcommand)]
+        command: cli::vss::VulnerabilityScanningCommand,
+    },
     /// The advisory database the scanner matches against (offline OSV data)
     Vulndb {
         #[command(subcommand)]
@@ -124,6 +129,10 @@ fn main() -> std::process::ExitCode {
             Command::Artifacts { command } => {
                 let client = cli::client::Client::new(&cli.global)?;
                 cli::artifacts::run(&client, command).await
+            }
+            Command::VulnerabilityScanning { command } => {
+                let client = cli::client::Client::new(&cli.global)?;
+                cli::vss::run(&client, command).await
             }
             Command::Vulndb { command } => {
                 tokio::task::block_in_place(|| cli::scan::run_vulndb(command))

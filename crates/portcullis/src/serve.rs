@@ -62,6 +62,14 @@ pub(crate) struct ServeArgs {
     /// must share it)
     #[arg(long)]
     root_key_file: Option<PathBuf>,
+    /// OSV advisories (directories, `.json`, `.tar.gz`, `.zip`) to seed the scanner's
+    /// database with at first start, when it is empty
+    #[arg(long)]
+    vulndb_seed: Vec<PathBuf>,
+    /// Seconds between looks at `<data-dir>/vulndb/incoming`, where advisory files moved in
+    /// are imported into the running server
+    #[arg(long, default_value_t = 30)]
+    vulndb_poll_seconds: u64,
     /// Write the listening address to this file once serving (for scripts and tests)
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -255,6 +263,41 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .as_slice(),
     )?);
     drop(root_bytes);
+    let vulndb_dir = data_dir.join("vulndb");
+    let incoming = vulndb_dir.join("incoming");
+    std::fs::create_dir_all(&incoming)
+        .with_context(|| format!("creating {}", incoming.display()))?;
+    let vulndb_path = vulndb_dir.join("vulndb.redb");
+    let vulndb = Arc::new(
+        portcullis_vulndb::VulnDb::open(&vulndb_path)
+            .with_context(|| format!("opening the advisory database {}", vulndb_path.display()))?,
+    );
+    let vss = portcullis_vss::ScanningService::new(
+        identity.clone(),
+        registry.clone(),
+        vulndb,
+        portcullis_vss::Settings {
+            registry_url: public_address.clone(),
+            incoming: Some(incoming),
+            poll: std::time::Duration::from_secs(args.vulndb_poll_seconds.max(1)),
+        },
+    );
+    let seed: Vec<PathBuf> = args
+        .vulndb_seed
+        .iter()
+        .map(|p| absolute(p))
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(report) = vss
+        .seed(seed)
+        .await
+        .context("seeding the advisory database")?
+    {
+        println!(
+            "Seeded the advisory database: {} advisories ({} skipped)",
+            report.added, report.skipped
+        );
+    }
+    let scanning = vss.spawn();
     // Registry housekeeping: upload sessions expire after a day; blobs no manifest uses go
     // an hour after they were last pushed or linked (the grace that protects pushes whose
     // manifest has not arrived yet).
@@ -302,6 +345,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         kube,
         vault,
         registry,
+        vss,
     });
 
     println!(
@@ -344,6 +388,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     finalizer.abort();
     rbac_follower.abort();
     housekeeping.abort();
+    for task in scanning {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

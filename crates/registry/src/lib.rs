@@ -175,8 +175,20 @@ fn repo_key(name: &RepositoryName) -> String {
 fn tag_prefix(name: &RepositoryName) -> String {
     format!("reg/tag/{name}:")
 }
+/// Where manifest records live: services that follow pushes watch this prefix
+pub const MANIFEST_PREFIX: &str = "reg/manifest/";
+
 fn manifest_key(name: &RepositoryName, digest: &Digest) -> String {
-    format!("reg/manifest/{name}@{digest}")
+    format!("{MANIFEST_PREFIX}{name}@{digest}")
+}
+
+/// The repository and digest a manifest record's key names (`None` for other keys)
+pub fn manifest_of_key(key: &str) -> Option<(RepositoryName, Digest)> {
+    let (name, digest) = key.strip_prefix(MANIFEST_PREFIX)?.rsplit_once('@')?;
+    Some((
+        RepositoryName::parse(name).ok()?,
+        Digest::parse(digest).ok()?,
+    ))
 }
 fn blob_key(name: &RepositoryName, digest: &Digest) -> String {
     format!("reg/blob/{name}@{digest}")
@@ -682,6 +694,33 @@ impl Registry {
                 Ok(Digest::parse(&text)?)
             }
         }
+    }
+
+    /// Every repository, for services that act across them (scanning); no authorization
+    pub async fn repositories(&self) -> RegistryResult<Vec<Repository>> {
+        let mut out = Vec::new();
+        for entry in self.store().list_all("reg/repo/").await? {
+            out.push(decode(&entry.value)?);
+        }
+        Ok(out)
+    }
+
+    /// A repository's manifests with their records, in key order; no authorization
+    pub async fn manifests(
+        &self,
+        name: &RepositoryName,
+    ) -> RegistryResult<Vec<(Digest, ManifestRecord)>> {
+        let mut out = Vec::new();
+        for entry in self
+            .store()
+            .list_all(&format!("{MANIFEST_PREFIX}{name}@"))
+            .await?
+        {
+            if let Some((_, digest)) = manifest_of_key(&entry.key) {
+                out.push((digest, decode(&entry.value)?));
+            }
+        }
+        Ok(out)
     }
 
     /// A manifest by tag or digest

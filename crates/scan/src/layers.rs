@@ -14,7 +14,7 @@ use portcullis_packages::{Kind, OsRelease, Package};
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// A package as found in the image
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Installed {
     /// The package
     pub package: Package,
@@ -25,7 +25,7 @@ pub struct Installed {
 }
 
 /// What the layers hold, for matching
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Inventory {
     /// `/etc/os-release` (or `/usr/lib/os-release`) of the top of the stack
     pub os: Option<OsRelease>,

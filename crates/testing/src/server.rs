@@ -478,6 +478,8 @@ pub fn find_oci() -> PathBuf {
 /// Runs the official `oci` CLI against a server
 #[derive(Debug)]
 pub struct OciCli {
+    /// A command to run the CLI under (`faketime -f +400d`), empty for none
+    wrapper: Vec<String>,
     program: PathBuf,
     config: PathBuf,
     endpoint: String,
@@ -488,6 +490,7 @@ impl OciCli {
     /// `oci` with this config file, against this server
     pub fn new(server: &Server, config: &Path) -> OciCli {
         OciCli {
+            wrapper: Vec::new(),
             program: find_oci(),
             config: config.to_path_buf(),
             endpoint: server.endpoint().to_owned(),
@@ -498,9 +501,22 @@ impl OciCli {
     /// The same CLI against another endpoint (a vault's management or crypto endpoint)
     pub fn at(&self, endpoint: &str) -> OciCli {
         OciCli {
+            wrapper: self.wrapper.clone(),
             program: self.program.clone(),
             config: self.config.clone(),
             endpoint: endpoint.to_owned(),
+            ca: self.ca.clone(),
+        }
+    }
+
+    /// The same CLI run under a wrapper command: `faketime -f +400d` signs requests with the
+    /// clock of a server restarted under the same wrapper
+    pub fn under(&self, wrapper: &[&str]) -> OciCli {
+        OciCli {
+            wrapper: wrapper.iter().map(|w| (*w).to_owned()).collect(),
+            program: self.program.clone(),
+            config: self.config.clone(),
+            endpoint: self.endpoint.clone(),
             ca: self.ca.clone(),
         }
     }
@@ -511,7 +527,15 @@ impl OciCli {
     /// environment already sets it (as many images do), it overrides `--cert-bundle`.
     pub fn run(&self, args: &[&str]) -> Output {
         let started = Instant::now();
-        let output = Command::new(&self.program)
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&self.program);
+                c
+            }
+            None => Command::new(&self.program),
+        };
+        let output = command
             .arg("--config-file")
             .arg(&self.config)
             .arg("--endpoint")

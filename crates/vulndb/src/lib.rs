@@ -42,6 +42,12 @@ pub enum VulnDbError {
     /// The database file itself failed
     #[error("advisory database: {0}")]
     Database(String),
+    /// Another process holds the file: a server keeps its database open, and takes new
+    /// advisories through its incoming directory instead
+    #[error(
+        "{0} is open in another process (a running `portcullis serve`?); to add advisories to a running server, move the files into <data-dir>/vulndb/incoming"
+    )]
+    InUse(String),
 }
 
 fn database<E: std::fmt::Display>(e: E) -> VulnDbError {
@@ -105,7 +111,12 @@ impl VulnDb {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(database)?;
         }
-        let db = Database::create(path).map_err(database)?;
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                VulnDbError::InUse(path.display().to_string())
+            }
+            other => database(other),
+        })?;
         let txn = db.begin_write().map_err(database)?;
         {
             txn.open_table(RECORDS).map_err(database)?;

@@ -87,6 +87,11 @@ pub(crate) enum RepositoryCommand {
         #[arg(long)]
         force: bool,
     },
+    /// The advisories scans of this repository accept for a while (Portcullis addition)
+    ScanAllowlist {
+        #[command(subcommand)]
+        command: super::vss::ScanAllowlistCommand,
+    },
 }
 
 /// `artifacts container image`
@@ -196,6 +201,9 @@ pub(crate) async fn run(client: &Client, command: ArtifactsCommand) -> anyhow::R
                 super::iam::confirm_delete(force)?;
                 let path = format!("/20160918/container/repositories/{repository_id}");
                 show(client, Method::DELETE, &path, &[], None, None).await
+            }
+            RepositoryCommand::ScanAllowlist { command } => {
+                super::vss::run_allowlist(client, command).await
             }
         },
         ContainerCommand::Image { command } => match command {

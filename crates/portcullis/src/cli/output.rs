@@ -15,6 +15,8 @@ const OPAQUE: &[&str] = &[
     "variables",
     "attributes",
     "tags",
+    // The advisory database's counts, keyed by ecosystem names (`PyPI`, `crates.io`)
+    "ecosystems",
 ];
 
 fn kebab(name: &str) -> String {

@@ -23,6 +23,14 @@ pub(crate) fn digest(bytes: &[u8]) -> String {
 
 impl Registry {
     pub(crate) async fn login(server: &portcullis_testing::Server) -> Registry {
+        Registry::login_to(server, "conformance").await
+    }
+
+    /// A client whose token covers pull and push on `repository`
+    pub(crate) async fn login_to(
+        server: &portcullis_testing::Server,
+        repository: &str,
+    ) -> Registry {
         let admin = server.admin();
         let creds = creds(server).await;
         let (user, token) = creds.split_once(':').unwrap();
@@ -39,7 +47,7 @@ impl Registry {
         let realm = www.split('"').nth(1).unwrap().to_owned();
         let issued: Value = http
             .get(format!(
-                "{realm}?service=registry&scope=repository:conformance:pull,push"
+                "{realm}?service=registry&scope=repository:{repository}:pull,push"
             ))
             .basic_auth(user, Some(token))
             .send()
