@@ -351,6 +351,41 @@ async fn scanning_flow(etcd: Option<(String, String)>) {
     });
     assert_eq!(of_image(&seen, &pushed)[0]["problem-count"], 1);
 
+    // The repository's allowlist accepts the alpha advisory: a new image with it has the
+    // problem as NOT_APPLICABLE and no open problem.
+    let repositories = admin
+        .send(
+            "GET",
+            &format!("/20160918/container/repositories?compartmentId={tenancy}&displayName={REPO}"),
+            None,
+        )
+        .await;
+    let repository_id = repositories.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let allowed = admin
+        .send(
+            "PUT",
+            &format!("/20160918/container/repositories/{repository_id}/scanAllowlist"),
+            Some(json!({"entries": [{
+                "id": "CVE-2099-0001", "package": "pcdemo-alpha", "expires": "2099-01-01T00:00:00Z",
+                "author": "security@example.com", "reason": "not reachable in this image",
+            }]})),
+        )
+        .await;
+    assert_eq!(allowed.status, 200, "{:?}", allowed.body);
+    let accepted = push(&registry, "v5b", &[("pcdemo-alpha", "1.2")]).await;
+    let seen = wait_for(&oci, &tenancy, "the allowlisted image scanned", |r| {
+        !of_image(r, &accepted).is_empty()
+    });
+    let accepted_result = of_image(&seen, &accepted)[0].clone();
+    assert_eq!(accepted_result["problem-count"], 0, "{accepted_result}");
+    assert_eq!(accepted_result["highest-problem-severity"], "NONE");
+    let accepted_problems = problems(&oci, &accepted_result);
+    assert_eq!(accepted_problems.len(), 1, "{accepted_problems:#?}");
+    assert_eq!(accepted_problems[0]["state"], "NOT_APPLICABLE");
+
     // An advisory for beta arrives in the running server: beta is rescanned and has it;
     // gamma, whose packages it does not touch, is not rescanned.
     drop_advisory(
@@ -478,8 +513,8 @@ async fn scanning_flow(etcd: Option<(String, String)>) {
     // 400 days ahead prunes them, and the CLI (on the same clock) lists none.
     let total = seen.len();
     assert_eq!(
-        total, 11,
-        "4 first images, 1 push, 2 rescans of beta, 4 for the second scanner"
+        total, 12,
+        "4 first images, 2 pushes, 2 rescans of beta, 4 for the second scanner"
     );
     let later = ["faketime", "-f", "+400d"];
     server.restart_under(&later);
