@@ -38,6 +38,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/20180222/clusters/{id}/actions/attach", post(attach))
         .route(
+            "/20180222/clusters/{id}/actions/testImagePolicy",
+            post(test_image_policy),
+        )
+        .route(
             "/20180222/clusters/{id}/actions/whoCan",
             post(crate::who_can::who_can),
         )
@@ -150,6 +154,26 @@ async fn list_work_requests(State(state): State<AppState>, signed: Signed) -> Re
         &state
             .containerengine
             .list_work_requests(&signed.principal, &compartment, cluster.as_deref())
+            .await?,
+    )
+}
+
+/// `POST /20180222/clusters/{id}/actions/testImagePolicy` (a Portcullis extension): what the
+/// cluster's image verification policy would decide for `{"objects": [...]}`, admitting
+/// nothing
+async fn test_image_policy(State(state): State<AppState>, params: Params, signed: Signed) -> Reply {
+    let id = params.ocid(0, "clusterId")?;
+    let body: serde_json::Value = signed.json()?;
+    let objects = body
+        .get("objects")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| {
+            ApiError::InvalidParameter("`objects` must be a list of Kubernetes objects".into())
+        })?;
+    OciResponse::ok(
+        &state
+            .imagepolicy
+            .test_policy(&signed.principal, &id, objects)
             .await?,
     )
 }

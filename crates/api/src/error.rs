@@ -82,6 +82,18 @@ impl From<portcullis_vss::VssError> for ApiError {
     }
 }
 
+impl From<portcullis_imagepolicy::PolicyError> for ApiError {
+    fn from(error: portcullis_imagepolicy::PolicyError) -> Self {
+        use portcullis_imagepolicy::PolicyError as P;
+        match error {
+            P::Identity(e) => ApiError::Identity(e),
+            P::Registry(e) => e.into(),
+            P::Vault(e) => e.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<SignatureError> for ApiError {
     fn from(error: SignatureError) -> Self {
         let message = match error {

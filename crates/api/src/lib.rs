@@ -25,6 +25,7 @@ mod kube_authz;
 mod registry;
 pub mod request;
 pub mod server;
+mod signatures;
 pub mod tls;
 mod vault;
 mod vss;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub registry: Arc<portcullis_registry::Registry>,
     /// Vulnerability scanning of the registry's images
     pub vss: Arc<portcullis_vss::ScanningService>,
+    /// Image signatures and image verification at admission
+    pub imagepolicy: Arc<portcullis_imagepolicy::ImagePolicyService>,
 }
 
 static OPC_REQUEST_ID: HeaderName = HeaderName::from_static("opc-request-id");
@@ -99,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .merge(registry::routes())
         .merge(artifacts::routes())
         .merge(vss::routes())
+        .merge(signatures::routes())
         .route("/healthz", axum::routing::get(health))
         .route(
             "/clusters/{cluster_id}/webhooks/authenticate",
@@ -107,6 +111,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/clusters/{cluster_id}/webhooks/authorize",
             axum::routing::post(webhooks::authorize),
+        )
+        .route(
+            "/clusters/{cluster_id}/webhooks/admit",
+            axum::routing::post(webhooks::admit),
         )
         .route(
             "/clusters/{cluster_id}/{*rest}",

@@ -226,3 +226,63 @@ pub(crate) async fn authorize(
     };
     reply(&api_version, "SubjectAccessReview", status)
 }
+
+/// AdmissionReviews carry whole objects: a pod with large specs stays well under this
+const MAX_ADMISSION_BYTES: usize = 3 * 1024 * 1024;
+
+/// The validating admission webhook: the cluster's image verification policy for an
+/// attached cluster, with the same decision the standalone API server makes in-process.
+/// Requests the policy cannot evaluate are refused (fail closed), as `failurePolicy: Fail`
+/// would refuse them if this endpoint were down.
+pub(crate) async fn admit(
+    State(state): State<AppState>,
+    Path(cluster_id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let cluster = match attached_cluster(&state, &cluster_id, &headers).await {
+        Ok(cluster) => cluster,
+        Err(response) => return response,
+    };
+    if body.len() > MAX_ADMISSION_BYTES {
+        return bad("the AdmissionReview is too large");
+    }
+    let request = match portcullis_admission::review::AdmissionReview::parse(&body) {
+        Ok(request) => request,
+        Err(e) => return bad(&e.to_string()),
+    };
+    let allowed = portcullis_admission::Decision {
+        allowed: true,
+        denials: Vec::new(),
+        break_glass: false,
+        audited: false,
+    };
+    let decision = match (&request.object, request.operation.as_str()) {
+        (Some(object), "CREATE" | "UPDATE") => match state
+            .imagepolicy
+            .review(&cluster.id, &request.kind.kind, object)
+            .await
+        {
+            Ok(Some(decision)) => decision,
+            Ok(None) => allowed,
+            Err(e) => {
+                tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, kind = %request.kind.kind, error = %e, "admission denied: the image verification policy could not be evaluated");
+                portcullis_admission::Decision {
+                    allowed: false,
+                    denials: vec![(
+                        "(all)".into(),
+                        format!("the policy could not be evaluated ({e}); it fails closed"),
+                    )],
+                    break_glass: false,
+                    audited: false,
+                }
+            }
+        },
+        _ => allowed,
+    };
+    Json(portcullis_admission::review::response(
+        &request.uid,
+        &decision,
+    ))
+    .into_response()
+}

@@ -26,6 +26,8 @@ pub struct Attachment {
     pub authenticate_url: String,
     /// The authorization webhook
     pub authorize_url: String,
+    /// The validating admission webhook (image verification)
+    pub admit_url: String,
     /// `https://host:port`: where the OCI APIs (KMS, secrets) are, for the plugins
     pub endpoint: String,
     /// PEM of the CA that signed Portcullis' certificate, when it generated its own
@@ -97,6 +99,7 @@ impl ContainerEngine {
             token,
             authenticate_url: format!("{base}/webhooks/authenticate"),
             authorize_url: format!("{base}/webhooks/authorize"),
+            admit_url: format!("{base}/webhooks/admit"),
             endpoint: format!("https://{}", self.public_address),
             ca_certificate: self.ca_pem().map(str::to_owned),
         })

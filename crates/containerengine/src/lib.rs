@@ -118,10 +118,36 @@ fn check_image_policy(config: &ImagePolicyConfig) -> IdentityResult<()> {
             "an image verification policy names at most {MAX_POLICY_KEYS} keys"
         )));
     }
-    for key in &config.key_details {
+    for (i, key) in config.key_details.iter().enumerate() {
         Ocid::parse_typed(&key.kms_key_id, &["key"]).map_err(|e| {
             IdentityError::InvalidParameter(format!("`imagePolicyConfig.keyDetails`: {e}"))
         })?;
+        if config
+            .key_details
+            .iter()
+            .take(i)
+            .any(|k| k.kms_key_id == key.kms_key_id)
+        {
+            return Err(IdentityError::InvalidParameter(format!(
+                "`imagePolicyConfig.keyDetails` lists {} twice",
+                key.kms_key_id
+            )));
+        }
+    }
+    if let Some(mode) = &config.enforcement_mode
+        && mode != "ENFORCE"
+        && mode != "AUDIT"
+    {
+        return Err(IdentityError::InvalidParameter(format!(
+            "`imagePolicyConfig.enforcementMode` must be ENFORCE or AUDIT, not {mode}"
+        )));
+    }
+    if let Some(threshold) = &config.vulnerability_severity_threshold
+        && !["LOW", "MEDIUM", "HIGH", "CRITICAL"].contains(&threshold.as_str())
+    {
+        return Err(IdentityError::InvalidParameter(format!(
+            "`imagePolicyConfig.vulnerabilitySeverityThreshold` must be LOW, MEDIUM, HIGH or CRITICAL, not {threshold}"
+        )));
     }
     Ok(())
 }

@@ -120,6 +120,18 @@ pub struct ImagePolicyConfig {
     /// Keys, any one of which must have signed an image
     #[serde(default)]
     pub key_details: Vec<KeyDetails>,
+    /// Portcullis: `ENFORCE` (OKE's behaviour, the default) or `AUDIT` (admit, and record
+    /// what enforcement would refuse)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement_mode: Option<String>,
+    /// Portcullis: refuse images from any registry but this one (OKE's policy governs its
+    /// own registry's images only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_other_registries_denied: Option<bool>,
+    /// Portcullis: refuse images whose latest scan has an open problem at or above this
+    /// severity (`LOW`, `MEDIUM`, `HIGH`, `CRITICAL`); allowlisted problems do not count
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerability_severity_threshold: Option<String>,
 }
 
 /// One key of an image policy

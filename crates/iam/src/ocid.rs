@@ -54,6 +54,17 @@ impl Ocid {
         ))
     }
 
+    /// Mints an OCID with one more segment before the unique part, as OCI's vault keys
+    /// carry their vault's extension (`ocid1.key.oc1.<region>.<vault-ext>.<unique>`), which
+    /// is where `oci` finds a key's crypto endpoint
+    pub fn generate_scoped(resource_type: &str, region: Option<&str>, scope: &str) -> Self {
+        let plain = Ocid::generate(resource_type, region).0;
+        match plain.rsplit_once('.') {
+            Some((head, unique)) => Ocid(format!("{head}.{scope}.{unique}")),
+            None => Ocid(plain),
+        }
+    }
+
     /// The resource type segment (`user`, `compartment`, `cluster`, ...)
     pub fn resource_type(&self) -> &str {
         self.0.split('.').nth(1).unwrap_or("")

@@ -3,6 +3,7 @@
 //! request bodies, field schemas, RBAC caching and aggregation, and service-account tokens.
 
 pub mod access;
+pub mod admission;
 pub mod at_rest;
 pub mod defaults;
 pub mod discovery;

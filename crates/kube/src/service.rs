@@ -43,6 +43,7 @@ pub struct KubeService {
     pub(crate) rbac: crate::access::RbacCache,
     /// Encryption of Secrets at rest, once the vault is wired in
     at_rest: std::sync::OnceLock<Arc<dyn crate::at_rest::SecretsAtRest>>,
+    admission: std::sync::OnceLock<Arc<dyn crate::admission::Admission>>,
 }
 
 impl std::fmt::Debug for KubeService {
@@ -160,6 +161,31 @@ impl KubeService {
             bootstrapped: Mutex::new(std::collections::HashSet::new()),
             rbac: crate::access::RbacCache::default(),
             at_rest: std::sync::OnceLock::new(),
+            admission: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Runs `admission` on every create and replace from now on (set once, at start)
+    pub fn admit_with(&self, admission: Arc<dyn crate::admission::Admission>) {
+        if self.admission.set(admission).is_err() {
+            tracing::warn!("admission was already set; keeping the first");
+        }
+    }
+
+    async fn admit(
+        &self,
+        cluster: &str,
+        resource: &ResourceType,
+        namespace: Option<&str>,
+        object: &Value,
+    ) -> Result<(), KubeError> {
+        match self.admission.get() {
+            Some(admission) => {
+                admission
+                    .admit(cluster, resource.kind, namespace, object)
+                    .await
+            }
+            None => Ok(()),
         }
     }
 
@@ -372,6 +398,7 @@ impl KubeService {
         ca_pem: Option<&str>,
     ) -> Result<Value, KubeError> {
         let name = prepare_create(resource, namespace, &mut object)?;
+        self.admit(cluster, resource, namespace, &object).await?;
         let key = object_key(cluster, resource, namespace, &name);
         let mut txn = Txn::new().require_absent(&key);
         if let Some(ns) = namespace.filter(|_| resource.namespaced) {
@@ -464,6 +491,7 @@ impl KubeService {
             return Err(KubeError::conflict(resource, name));
         }
         prepare_update(resource, name, &current, &mut object)?;
+        self.admit(cluster, resource, namespace, &object).await?;
         if resource.kind == "Namespace" {
             // Namespace status is the server's.
             if let (Some(map), Some(status)) = (object.as_object_mut(), current.get("status")) {

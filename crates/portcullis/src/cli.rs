@@ -11,4 +11,5 @@ pub(crate) mod output;
 pub(crate) mod plugins;
 pub(crate) mod pull;
 pub(crate) mod scan;
+pub(crate) mod signatures;
 pub(crate) mod vss;

@@ -298,6 +298,15 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let scanning = vss.spawn();
+    let imagepolicy = portcullis_imagepolicy::ImagePolicyService::new(
+        identity.clone(),
+        registry.clone(),
+        vault.clone(),
+        containerengine.clone(),
+        vss.clone(),
+        vec![public_address.clone()],
+    );
+    kube.admit_with(imagepolicy.clone());
     // Registry housekeeping: upload sessions expire after a day; blobs no manifest uses go
     // an hour after they were last pushed or linked (the grace that protects pushes whose
     // manifest has not arrived yet).
@@ -346,6 +355,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         vault,
         registry,
         vss,
+        imagepolicy,
     });
 
     println!(

@@ -403,6 +403,15 @@ impl Registry {
         Ok(())
     }
 
+    /// Stores a small blob the server makes itself (an artifact's config or payload) and
+    /// links it into the repository, as a monolithic push would
+    pub async fn put_blob(&self, name: &RepositoryName, bytes: &[u8]) -> RegistryResult<Digest> {
+        let digest = Digest::of(Algorithm::Sha256, bytes);
+        self.blobs.write(&digest, bytes).await?;
+        self.link_blob(name, &digest, bytes.len() as u64).await?;
+        Ok(digest)
+    }
+
     /// Cross-repository mount: links `digest` from `from` (or, with no `from`, from
     /// anywhere the caller may pull it) into `name`; `false` when it cannot be mounted
     pub async fn mount(

@@ -425,6 +425,56 @@ impl VaultService {
         })
     }
 
+    /// Whether `caller` may use `key_id` for `operation` now: the key exists, IAM allows it,
+    /// and it is enabled. Admission asks this on every request, so a removed policy or a
+    /// disabled key takes effect at once even when the signature's check is cached.
+    pub async fn check_usable(
+        &self,
+        caller: &Principal,
+        operation: &str,
+        key_id: &str,
+    ) -> VaultResult<()> {
+        self.usable_key(caller, operation, key_id, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Verifies a signature with a key version, as the service itself: the registry checks
+    /// an uploaded image signature this way (OCIR does not ask the uploader for
+    /// `KEY_VERIFY`). A disabled or deleted key still verifies what it signed before.
+    pub async fn verify_as_service(&self, details: VerifyDataDetails) -> VaultResult<bool> {
+        let key_id = required(&details.key_id, "keyId")?;
+        let (key, _) = self.load_key(key_id).await?;
+        self.verify_with(&key, &details).await
+    }
+
+    /// Checks `details`' signature with `key`'s named version: `Verify` once the key is
+    /// known to be usable
+    async fn verify_with(&self, key: &Key, details: &VerifyDataDetails) -> VaultResult<bool> {
+        let version_id = required(&details.key_version_id, "keyVersionId")?;
+        let message = base64_field(&details.message, "message")?;
+        let signature = base64_field(&details.signature, "signature")?;
+        let algorithm = details.signing_algorithm.ok_or_else(|| {
+            IdentityError::MissingParameter("`signingAlgorithm` is required".into())
+        })?;
+        let version = self.named_version(key, version_id).await?;
+        let public = version
+            .public_key_der
+            .as_deref()
+            .and_then(|d| STANDARD.decode(d).ok())
+            .ok_or_else(|| {
+                KmsError::Unsupported("an AES key can only encrypt and decrypt".into())
+            })?;
+        Ok(crypto::verify(
+            key.key_shape,
+            &public,
+            algorithm,
+            details.message_type.unwrap_or_default(),
+            &message,
+            &signature,
+        )?)
+    }
+
     /// `Verify`
     pub async fn verify(
         &self,
@@ -433,29 +483,15 @@ impl VaultService {
         details: VerifyDataDetails,
     ) -> VaultResult<VerifiedData> {
         let key_id = required(&details.key_id, "keyId")?;
-        let version_id = required(&details.key_version_id, "keyVersionId")?;
-        let message = base64_field(&details.message, "message")?;
-        let signature = base64_field(&details.signature, "signature")?;
-        let algorithm = details.signing_algorithm.ok_or_else(|| {
+        // The request's own shape first: a malformed one is refused before the key is read.
+        required(&details.key_version_id, "keyVersionId")?;
+        base64_field(&details.message, "message")?;
+        base64_field(&details.signature, "signature")?;
+        details.signing_algorithm.ok_or_else(|| {
             IdentityError::MissingParameter("`signingAlgorithm` is required".into())
         })?;
         let key = self.usable_key(caller, "Verify", key_id, vault).await?;
-        let version = self.named_version(&key, version_id).await?;
-        let public = version
-            .public_key_der
-            .as_deref()
-            .and_then(|d| STANDARD.decode(d).ok())
-            .ok_or_else(|| {
-                KmsError::Unsupported("an AES key can only encrypt and decrypt".into())
-            })?;
-        let valid = crypto::verify(
-            key.key_shape,
-            &public,
-            algorithm,
-            details.message_type.unwrap_or_default(),
-            &message,
-            &signature,
-        )?;
+        let valid = self.verify_with(&key, &details).await?;
         audit(caller, "Verify", &key, None);
         Ok(VerifiedData {
             is_signature_valid: valid,

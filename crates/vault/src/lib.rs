@@ -155,6 +155,16 @@ impl Listable for KeyVersion {
 }
 
 /// The IAM variables of a key
+/// A vault's short name inside its keys' OCIDs: the last 13 characters of its unique id
+/// (OCI's look like `bbpu3ipcaaeuk`)
+pub fn vault_extension(vault_id: &str) -> String {
+    let unique = vault_id.rsplit('.').next().unwrap_or(vault_id);
+    unique
+        .get(unique.len().saturating_sub(13)..)
+        .unwrap_or(unique)
+        .to_owned()
+}
+
 pub(crate) fn key_target(key: &Key) -> Variables {
     Variables::new()
         .with("target.key.id", key.id.as_str())
@@ -586,7 +596,8 @@ impl VaultService {
             .active_compartment(&compartment)
             .await?
             .ok_or(IdentityError::NotAuthorizedOrNotFound)?;
-        let id = Ocid::generate("key", Some(self.region())).into_string();
+        let id = Ocid::generate_scoped("key", Some(self.region()), &vault_extension(&vault.id))
+            .into_string();
         let (version, material) = self
             .new_version(&id, &compartment, &vault.id, shape)
             .await?;

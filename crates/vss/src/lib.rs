@@ -119,6 +119,10 @@ mod keys {
     pub(crate) fn queued(priority: u8, target: &str, repository: &str, digest: &str) -> String {
         format!("{QUEUE}{priority}/{target}/{repository}@{digest}")
     }
+    /// The newest result of an image whatever the target, for admission's vulnerability gate
+    pub(crate) fn image_latest(repository: &str, digest: &str) -> String {
+        format!("vss/image-latest/{repository}@{digest}")
+    }
     /// What an image holds, kept so advisory changes are matched without reading layers
     pub(crate) fn inventory(digest: &str) -> String {
         format!("vss/inventory/{digest}")

@@ -618,6 +618,32 @@ impl ScanningService {
         Ok(allowlist)
     }
 
+    /// The newest scan result of an image, whichever scanner made it; no authorization (the
+    /// caller is admission, acting for a cluster it has already authorized)
+    pub async fn latest_result(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> VssResult<Option<ContainerScanResult>> {
+        let Some(pointer) = self
+            .store()
+            .get(&keys::image_latest(repository, digest))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id = String::from_utf8_lossy(&pointer.value).into_owned();
+        match self.store().get(&keys::result(&id)).await? {
+            Some(entry) => Ok(Some(decode(&entry.value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A repository's allowlist, without authorization (for admission's vulnerability gate)
+    pub async fn allowlist_of(&self, repository_id: &str) -> VssResult<Allowlist> {
+        self.allowlist(repository_id).await
+    }
+
     pub(crate) async fn allowlist(&self, repository_id: &str) -> VssResult<Allowlist> {
         match self.store().get(&keys::allowlist(repository_id)).await? {
             Some(entry) => Ok(decode(&entry.value)?),

@@ -431,6 +431,10 @@ impl ScanningService {
                 Txn::new()
                     .put(keys::result(&result.id), bytes)
                     .put(latest_key, result.id.clone().into_bytes())
+                    .put(
+                        keys::image_latest(&job.repository, &job.digest),
+                        result.id.clone().into_bytes(),
+                    )
                     .delete(job.key.clone()),
             )
             .await?;
@@ -604,7 +608,9 @@ impl ScanningService {
             return Ok(0);
         }
         let mut doomed: Vec<String> = old.iter().map(|id| keys::result(id)).collect();
-        for entry in self.store().list_all(keys::LATEST).await? {
+        let mut pointers = self.store().list_all(keys::LATEST).await?;
+        pointers.extend(self.store().list_all("vss/image-latest/").await?);
+        for entry in pointers {
             if old.contains(String::from_utf8_lossy(&entry.value).as_ref()) {
                 doomed.push(entry.key);
             }

@@ -31,6 +31,11 @@ pub(crate) enum ContainerCommand {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Image signatures made with vault keys
+    ImageSignature {
+        #[command(subcommand)]
+        command: super::signatures::ImageSignatureCommand,
+    },
 }
 
 /// `artifacts container repository`
@@ -206,6 +211,9 @@ pub(crate) async fn run(client: &Client, command: ArtifactsCommand) -> anyhow::R
                 super::vss::run_allowlist(client, command).await
             }
         },
+        ContainerCommand::ImageSignature { command } => {
+            super::signatures::run(client, command).await
+        }
         ContainerCommand::Image { command } => match command {
             ImageCommand::List {
                 compartment_id,

@@ -100,6 +100,11 @@ pub(crate) enum ClusterCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The cluster's image verification policy
+    ImagePolicy {
+        #[command(subcommand)]
+        command: ImagePolicyCommand,
+    },
     /// List every user, group and service account allowed to do something, with the IAM
     /// statement or RBAC binding and rule that allows it
     WhoCan {
@@ -409,6 +414,9 @@ pub(crate) async fn run(global: &GlobalOptions, command: CeCommand) -> anyhow::R
             }
             ClusterCommand::GenerateToken { .. } => Ok(0),
             ClusterCommand::Attach { cluster_id, out } => attach(&client, &cluster_id, &out).await,
+            ClusterCommand::ImagePolicy {
+                command: ImagePolicyCommand::Test { cluster_id, file },
+            } => test_image_policy(&client, &cluster_id, &file).await,
             ClusterCommand::WhoCan {
                 cluster_id,
                 verb,
@@ -589,6 +597,24 @@ async fn attach(client: &Client, cluster_id: &str, out: &std::path::Path) -> any
         &authz,
         &webhook_kubeconfig("portcullis-authz", &field("authorizeUrl")?, &token, ca)?,
     )?;
+    let admit_url = field("admitUrl")?;
+    let admission_kubeconfig = out.join("admission-webhook.kubeconfig");
+    write_private(
+        &admission_kubeconfig,
+        &admission_webhook_kubeconfig(&token)?,
+    )?;
+    let admission_configuration = out.join("admission-configuration.yaml");
+    std::fs::write(
+        &admission_configuration,
+        admission_configuration_yaml(&admission_kubeconfig),
+    )
+    .with_context(|| format!("writing {}", admission_configuration.display()))?;
+    let webhook_configuration = out.join("image-policy-webhook.yaml");
+    std::fs::write(
+        &webhook_configuration,
+        kubeconfig::to_yaml(&validating_webhook(&admit_url, ca))?,
+    )
+    .with_context(|| format!("writing {}", webhook_configuration.display()))?;
     let credential_file = out.join("cluster-credential.json");
     let mut credential = json!({
         "endpoint": field("endpoint")?,
@@ -641,6 +667,13 @@ Users then authenticate with OKE-format tokens (`portcullis ce cluster generate-
 authorization webhook answers IAM's half of each decision: a user whose groups hold\n\
 `manage clusters` on the cluster is allowed; everyone else gets no opinion, and the\n\
 cluster's own RBAC decides.\n\n\
+## Image verification at admission\n\n\
+Add `--admission-control-config-file={admission}` to kube-apiserver (it gives the admission\n\
+webhook the cluster's credential), then apply the webhook, which sends every create and\n\
+update of pods and workloads to the cluster's image verification policy, failing closed:\n\n\
+```\n\
+kubectl apply -f {webhook}\n\
+```\n\n\
 ## Secrets encrypted with a vault key (KMS v2)\n\n\
 Run the KMS plugin on the control-plane node, as the cluster:\n\n\
 ```\n\
@@ -665,6 +698,8 @@ Running `attach` again issues a new credential and the old one stops working.\n"
         authz = absolute(&authz),
         credential = absolute(&credential_file),
         encryption = absolute(&encryption),
+        admission = absolute(&admission_configuration),
+        webhook = absolute(&webhook_configuration),
         socket = KMS_SOCKET,
     );
     std::fs::write(out.join("README.md"), readme)
@@ -678,6 +713,130 @@ Running `attach` again issues a new credential and the old one stops working.\n"
         out.display()
     );
     Ok(0)
+}
+
+/// The kubeconfig kube-apiserver presents to admission webhooks: the cluster's credential
+/// for any webhook host (`*`), as `AdmissionConfiguration`'s `kubeConfigFile` reads it
+fn admission_webhook_kubeconfig(token: &str) -> anyhow::Result<String> {
+    Ok(kubeconfig::to_yaml(&json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "users": [{"name": "*", "user": {"token": token}}],
+    }))?)
+}
+
+/// kube-apiserver's `--admission-control-config-file`
+fn admission_configuration_yaml(kubeconfig: &std::path::Path) -> String {
+    let path = std::fs::canonicalize(kubeconfig).unwrap_or_else(|_| kubeconfig.to_path_buf());
+    format!(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n  - name: ValidatingAdmissionWebhook\n    configuration:\n      apiVersion: apiserver.config.k8s.io/v1\n      kind: WebhookAdmissionConfiguration\n      kubeConfigFile: {}\n",
+        path.display()
+    )
+}
+
+/// The ValidatingWebhookConfiguration that sends pods and workloads to the image policy:
+/// `failurePolicy: Fail`, so nothing is admitted unverified while Portcullis is unreachable
+pub(crate) fn validating_webhook(url: &str, ca: Option<&str>) -> Value {
+    use base64::Engine as _;
+    let mut client_config = json!({"url": url});
+    if let (Some(ca), Some(map)) = (ca, client_config.as_object_mut()) {
+        map.insert(
+            "caBundle".into(),
+            json!(base64::engine::general_purpose::STANDARD.encode(ca)),
+        );
+    }
+    let rule = |groups: &[&str], resources: &[&str]| {
+        json!({
+            "apiGroups": groups, "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+            "resources": resources, "scope": "*",
+        })
+    };
+    json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "portcullis-image-policy"},
+        "webhooks": [{
+            "name": "image-policy.portcullis.dev",
+            "clientConfig": client_config,
+            "rules": [
+                rule(&[""], &["pods", "pods/ephemeralcontainers", "replicationcontrollers", "podtemplates"]),
+                rule(&["apps"], &["deployments", "replicasets", "statefulsets", "daemonsets"]),
+                rule(&["batch"], &["jobs", "cronjobs"]),
+            ],
+            "failurePolicy": "Fail",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 10,
+            "matchPolicy": "Equivalent",
+        }],
+    })
+}
+
+/// `ce cluster image-policy`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImagePolicyCommand {
+    /// Tell, before deploying, which images of a manifest the cluster's policy would deny
+    /// and why (exit status 3 when any would be)
+    Test {
+        /// The cluster
+        #[arg(long)]
+        cluster_id: String,
+        /// A YAML or JSON manifest, several documents and `List`s allowed (`-` for stdin)
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+    },
+}
+
+/// The objects of a manifest: every YAML document, `List` items flattened
+fn manifest_objects(text: &str) -> anyhow::Result<Vec<Value>> {
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple(text).context("the manifest is not YAML or JSON")?;
+    let mut objects = Vec::new();
+    for document in documents {
+        match document.get("items").and_then(Value::as_array) {
+            Some(items) if document.get("kind").and_then(Value::as_str) == Some("List") => {
+                objects.extend(items.iter().cloned());
+            }
+            _ if document.is_null() => {}
+            _ => objects.push(document),
+        }
+    }
+    Ok(objects)
+}
+
+async fn test_image_policy(
+    client: &Client,
+    cluster_id: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<i32> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the manifest from stdin")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    let objects = manifest_objects(&text)?;
+    let reply = client
+        .call(
+            Method::POST,
+            &format!("/20180222/clusters/{cluster_id}/actions/testImagePolicy"),
+            &[],
+            Some(&json!({ "objects": objects })),
+            None,
+        )
+        .await?;
+    if !(200..300).contains(&reply.status) {
+        return Ok(output::print_error(&reply));
+    }
+    let denied = reply
+        .body
+        .get("results")
+        .and_then(Value::as_array)
+        .is_some_and(|r| {
+            r.iter()
+                .any(|o| o.get("allowed") == Some(&Value::Bool(false)))
+        });
+    output::print_data(reply.body, None, None);
+    Ok(if denied { 3 } else { 0 })
 }
 
 /// Where the README tells the KMS plugin to listen, and the EncryptionConfiguration to dial

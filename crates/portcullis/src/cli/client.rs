@@ -60,6 +60,8 @@ pub(crate) struct Client {
     signer: RequestSigner,
     /// The tenancy from the profile
     pub(crate) tenancy: String,
+    /// The region (command line first, then the profile)
+    pub(crate) region: Option<String>,
 }
 
 /// A profile's identity: who signs, for which tenancy, in which region
@@ -137,6 +139,7 @@ impl Client {
             endpoint,
             signer: credentials.signer,
             tenancy: credentials.tenancy,
+            region: credentials.region,
         })
     }
 
