@@ -26,6 +26,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/20160918/container/imageSignatures/{id}",
             get(get_signature).delete(delete_signature),
         )
+        .route(
+            "/20160918/container/images/{id}/actions/cosignSign",
+            axum::routing::post(cosign_sign),
+        )
 }
 
 async fn create_signature(State(state): State<AppState>, signed: Signed) -> Reply {
@@ -77,4 +81,16 @@ async fn delete_signature(State(state): State<AppState>, params: Params, signed:
         .delete_signature(&signed.principal, &id)
         .await?;
     Ok(OciResponse::empty(StatusCode::NO_CONTENT))
+}
+
+/// Signs an image in cosign's format with a vault key (a Portcullis extension)
+async fn cosign_sign(State(state): State<AppState>, params: Params, signed: Signed) -> Reply {
+    let id = params.ocid(0, "imageId")?;
+    let details = signed.json()?;
+    OciResponse::ok(
+        &state
+            .imagepolicy
+            .cosign_sign(&signed.principal, &id, details)
+            .await?,
+    )
 }

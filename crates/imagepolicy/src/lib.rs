@@ -19,9 +19,11 @@ use portcullis_registry::{Registry, RegistryError};
 use portcullis_store::{Store, StoreError};
 use portcullis_vault::{VaultError, VaultService};
 
+mod cosign;
 pub mod signatures;
 mod verify;
 
+pub use cosign::{ALGORITHM_ANNOTATION, CosignSignDetails, KEY_ANNOTATION, KEY_VERSION_ANNOTATION};
 pub use signatures::{
     ContainerImageSignature, CreateContainerImageSignatureDetails, SIGNATURE_ARTIFACT_TYPE,
     SignatureFilter,

@@ -305,12 +305,6 @@ impl ImagePolicyService {
                 Err(e) => return Err(unreadable(&e)),
             }
         }
-        if candidates.is_empty() {
-            return Err(format!(
-                "no signature by any of the policy's keys ({})",
-                keys.join(", ")
-            ));
-        }
         let mut reasons = Vec::new();
         for stored in candidates {
             let s = &stored.signature;
@@ -356,6 +350,21 @@ impl ImagePolicyService {
             reasons.push(format!(
                 "the signature by key {} does not verify",
                 s.kms_key_id
+            ));
+        }
+        // Signatures in cosign's format count the same.
+        match self
+            .cosign_verified(principal, repository, digest, keys)
+            .await
+        {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(more) => reasons.extend(more),
+        }
+        if reasons.is_empty() {
+            return Err(format!(
+                "no signature by any of the policy's keys ({})",
+                keys.join(", ")
             ));
         }
         Err(format!(

@@ -780,6 +780,125 @@ async fn clusters_admit_only_images_signed_by_their_keys() {
         &["no signature"],
     );
 
+    // Cosign's format with a vault P-256 key: stored under the `.sig` tag, verifiable by
+    // anyone with the public key (openssl here), and accepted by a policy listing the key.
+    let ec = ok(&api, "POST", &format!("{management}/20180608/keys"), Some(json!({"compartmentId": tenancy, "displayName": "cosign", "keyShape": {"algorithm": "ECDSA", "length": 32, "curveId": "NIST_P256"}}))).await;
+    let ec_id = ec["id"].as_str().unwrap().to_owned();
+    let ec_version = ec["currentKeyVersion"].as_str().unwrap().to_owned();
+    let made = cli_ok(
+        &server,
+        &[
+            "artifacts",
+            "container",
+            "image-signature",
+            "cosign-sign",
+            "--image-id",
+            &image_id(&unsigned),
+            "--kms-key-id",
+            &ec_id,
+        ],
+    );
+    let tag = made["data"]["signature-tag"].as_str().unwrap().to_owned();
+    assert_eq!(
+        tag,
+        format!("sha256-{}.sig", unsigned.trim_start_matches("sha256:"))
+    );
+    let sig_manifest: Value = registry
+        .send(
+            reqwest::Method::GET,
+            &format!("/v2/{REPO}/manifests/{tag}"),
+            &[("accept", "application/vnd.oci.image.manifest.v1+json")],
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let layer = &sig_manifest["layers"][0];
+    assert_eq!(
+        layer["mediaType"],
+        portcullis_sign::cosign::SIMPLE_SIGNING_MEDIA_TYPE
+    );
+    let payload = registry
+        .send(
+            reqwest::Method::GET,
+            &format!("/v2/{REPO}/blobs/{}", layer["digest"].as_str().unwrap()),
+            &[],
+            None,
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let claimed = portcullis_sign::cosign::read_payload(&payload).unwrap();
+    assert_eq!(claimed.image_digest, unsigned);
+    assert_eq!(claimed.docker_reference, format!("{host}/{REPO}"));
+    let version = ok(
+        &api,
+        "GET",
+        &format!("{management}/20180608/keys/{ec_id}/keyVersions/{ec_version}"),
+        None,
+    )
+    .await;
+    let cosign_dir = dir.path().join("cosign");
+    std::fs::create_dir_all(&cosign_dir).unwrap();
+    std::fs::write(
+        cosign_dir.join("cosign.pub"),
+        version["publicKey"].as_str().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(cosign_dir.join("payload.json"), &payload).unwrap();
+    use base64::Engine as _;
+    std::fs::write(
+        cosign_dir.join("payload.sig"),
+        base64::engine::general_purpose::STANDARD
+            .decode(
+                layer["annotations"][portcullis_sign::cosign::SIGNATURE_ANNOTATION]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let openssl = std::process::Command::new("openssl")
+        .current_dir(&cosign_dir)
+        .args([
+            "dgst",
+            "-sha256",
+            "-verify",
+            "cosign.pub",
+            "-signature",
+            "payload.sig",
+            "payload.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&openssl.stdout).contains("Verified OK"),
+        "openssl: {}{}",
+        String::from_utf8_lossy(&openssl.stdout),
+        String::from_utf8_lossy(&openssl.stderr)
+    );
+    ok(&api, "PUT", &format!("/20180222/clusters/{cluster}"), Some(json!({"imagePolicyConfig": {"isPolicyEnabled": true, "keyDetails": [{"kmsKeyId": ec_id}]}}))).await;
+    admitted(&kubectl, "cosign-signed", &by_digest(&unsigned));
+    denied(
+        &kubectl,
+        "not-cosign-signed",
+        &by_digest(&other),
+        &["no signature", &ec_id],
+    );
+    let rsa_pss = api
+        .send(
+            "POST",
+            &format!(
+                "/20160918/container/images/{}/actions/cosignSign",
+                image_id(&other)
+            ),
+            Some(json!({"kmsKeyId": ec_id, "signingAlgorithm": "SHA_256_RSA_PKCS_PSS"})),
+        )
+        .await;
+    assert_eq!(rsa_pss.status, 400, "{}", rsa_pss.body);
+
     // Enabled with no keys: everything is admitted.
     let open = api
         .send(

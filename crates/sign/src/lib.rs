@@ -8,6 +8,8 @@
 //! every field against the image and key it is uploaded for ([`SignedMessage::check`]), so a
 //! signature made for one image cannot be replayed onto another.
 
+pub mod cosign;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};

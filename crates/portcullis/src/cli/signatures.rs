@@ -58,6 +58,20 @@ pub(crate) enum ImageSignatureCommand {
         #[arg(long, required = true)]
         trusted_keys: Vec<String>,
     },
+    /// Sign an image in cosign's format with a vault key: the signature is stored under the
+    /// image's `sha256-<hex>.sig` tag, where cosign and sigstore verifiers look (Portcullis
+    /// addition)
+    CosignSign {
+        /// The image
+        #[arg(long)]
+        image_id: String,
+        /// The vault key (P-256 ECDSA or RSA)
+        #[arg(long)]
+        kms_key_id: String,
+        /// ECDSA_SHA_256 (P-256 keys) or SHA_256_RSA_PKCS1_V1_5 (RSA keys)
+        #[arg(long, default_value = "ECDSA_SHA_256")]
+        signing_algorithm: String,
+    },
     /// Upload a signature made elsewhere (`create`)
     Create {
         /// The repository's compartment
@@ -263,6 +277,21 @@ pub(crate) async fn run(client: &Client, command: ImageSignatureCommand) -> anyh
                 }
             }
             bail!("no signature of the image by a trusted key verifies")
+        }
+        ImageSignatureCommand::CosignSign {
+            image_id,
+            kms_key_id,
+            signing_algorithm,
+        } => {
+            show(
+                client,
+                Method::POST,
+                &format!("/20160918/container/images/{image_id}/actions/cosignSign"),
+                &[],
+                Some(json!({"kmsKeyId": kms_key_id, "signingAlgorithm": signing_algorithm})),
+                None,
+            )
+            .await
         }
         ImageSignatureCommand::Create {
             compartment_id,
