@@ -879,6 +879,36 @@ async fn clusters_admit_only_images_signed_by_their_keys() {
         String::from_utf8_lossy(&openssl.stdout),
         String::from_utf8_lossy(&openssl.stderr)
     );
+    // The sigstore project's own verifier agrees.
+    let sigstore_key = sigstore::crypto::CosignVerificationKey::from_pem(
+        version["publicKey"].as_str().unwrap().as_bytes(),
+        &sigstore::crypto::SigningScheme::ECDSA_P256_SHA256_ASN1,
+    )
+    .unwrap();
+    sigstore_key
+        .verify_signature(
+            sigstore::crypto::Signature::Base64Encoded(
+                layer["annotations"][portcullis_sign::cosign::SIGNATURE_ANNOTATION]
+                    .as_str()
+                    .unwrap()
+                    .as_bytes(),
+            ),
+            &payload,
+        )
+        .expect("sigstore verifies the cosign signature made with the vault key");
+    assert!(
+        sigstore_key
+            .verify_signature(
+                sigstore::crypto::Signature::Base64Encoded(
+                    layer["annotations"][portcullis_sign::cosign::SIGNATURE_ANNOTATION]
+                        .as_str()
+                        .unwrap()
+                        .as_bytes(),
+                ),
+                b"another payload",
+            )
+            .is_err()
+    );
     ok(&api, "PUT", &format!("/20180222/clusters/{cluster}"), Some(json!({"imagePolicyConfig": {"isPolicyEnabled": true, "keyDetails": [{"kmsKeyId": ec_id}]}}))).await;
     admitted(&kubectl, "cosign-signed", &by_digest(&unsigned));
     denied(
