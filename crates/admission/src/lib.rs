@@ -219,7 +219,13 @@ fn pod_parts<'a>(kind: &str, object: &'a Value) -> Option<(&'static str, &'a Val
     ))
 }
 
-/// Every image of containers, init containers and ephemeral containers
+/// Whether `object` is of a governed kind but has no pod spec where that kind keeps one:
+/// nothing in it can be checked, so admission refuses it rather than let it through
+pub fn pod_spec_missing(kind: &str, object: &Value) -> bool {
+    GOVERNED_KINDS.contains(&kind) && pod_parts(kind, object).is_none()
+}
+
+/// Every image of containers, init containers, ephemeral containers and image volumes
 pub fn images_of(kind: &str, object: &Value) -> Vec<ImageUse> {
     let Some((prefix, spec, _)) = pod_parts(kind, object) else {
         return Vec::new();
@@ -233,6 +239,18 @@ pub fn images_of(kind: &str, object: &Value) -> Vec<ImageUse> {
             if let Some(image) = container.get("image").and_then(Value::as_str) {
                 out.push(ImageUse {
                     path: format!("{prefix}.{field}[{i}].image"),
+                    image: image.to_owned(),
+                });
+            }
+        }
+    }
+    // Image volumes (Kubernetes 1.31+) mount an image's files: a way to run unverified
+    // content from a verified image.
+    if let Some(volumes) = spec.get("volumes").and_then(Value::as_array) {
+        for (i, volume) in volumes.iter().enumerate() {
+            if let Some(image) = volume.pointer("/image/reference").and_then(Value::as_str) {
+                out.push(ImageUse {
+                    path: format!("{prefix}.volumes[{i}].image.reference"),
                     image: image.to_owned(),
                 });
             }
@@ -294,6 +312,19 @@ pub fn plan(policy: &Policy, uses: &[ImageUse], ours: &[String]) -> Vec<(String,
     out
 }
 
+/// Whether `registry` (as an image reference names it) is one of `ours`: compared without
+/// case, and with HTTPS's default port written or not
+pub fn is_ours(registry: &str, ours: &[String]) -> bool {
+    let plain = |host: &str| {
+        let lower = host.to_ascii_lowercase();
+        lower
+            .strip_suffix(":443")
+            .map_or(lower.clone(), str::to_owned)
+    };
+    let wanted = plain(registry);
+    ours.iter().any(|o| plain(o) == wanted)
+}
+
 fn check(policy: &Policy, image: &str, ours: &[String]) -> Check {
     if !policy.enabled {
         return Check::Pass {
@@ -308,10 +339,7 @@ fn check(policy: &Policy, image: &str, ours: &[String]) -> Check {
             };
         }
     };
-    if !ours
-        .iter()
-        .any(|o| o.eq_ignore_ascii_case(&parsed.registry))
-    {
+    if !is_ours(&parsed.registry, ours) {
         return if policy.deny_other_registries {
             Check::Deny {
                 reason: format!(

@@ -84,6 +84,13 @@ fn every_workload_kind_yields_its_images_with_paths() {
     ] {
         assert_eq!(images_of(kind, &d).len(), 3, "{kind}");
     }
+    let with_volume = json!({"metadata": {}, "spec": {"containers": [], "volumes": [{"name": "v", "image": {"reference": "r/x:1"}}]}});
+    assert_eq!(
+        images_of("Pod", &with_volume)[0].path,
+        "spec.volumes[0].image.reference"
+    );
+    assert!(pod_spec_missing("Deployment", &json!({"spec": {}})));
+    assert!(!pod_spec_missing("ConfigMap", &json!({})));
     let cron = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "z"}]}}}}}});
     let uses = images_of("CronJob", &cron);
     assert_eq!(

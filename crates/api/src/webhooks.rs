@@ -278,6 +278,16 @@ pub(crate) async fn admit(
                 }
             }
         },
+        // A create or replace that carries no object cannot be checked: refused.
+        (None, "CREATE" | "UPDATE") => portcullis_admission::Decision {
+            allowed: false,
+            denials: vec![(
+                "(none)".into(),
+                "the review carries no object to check".into(),
+            )],
+            break_glass: false,
+            audited: false,
+        },
         _ => allowed,
     };
     Json(portcullis_admission::review::response(

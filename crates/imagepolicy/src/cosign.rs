@@ -29,6 +29,9 @@ pub const KEY_VERSION_ANNOTATION: &str = "dev.portcullis.kmsKeyVersionId";
 /// The vault's name of the algorithm
 pub const ALGORITHM_ANNOTATION: &str = "dev.portcullis.signingAlgorithm";
 
+/// At most this many signature layers of one image are looked at per admission
+const MAX_LAYERS: usize = 16;
+
 /// The algorithms cosign verifiers use for the key types the vault has
 const COSIGN_ALGORITHMS: &[&str] = &["ECDSA_SHA_256", "SHA_256_RSA_PKCS1_V1_5"];
 
@@ -214,7 +217,8 @@ impl ImagePolicyService {
             return Ok(false);
         };
         let mut reasons = Vec::new();
-        for layer in layers_of(&manifest) {
+        // A `.sig` artifact anyone with push rights can write must not make admission slow.
+        for layer in layers_of(&manifest).into_iter().take(MAX_LAYERS) {
             let (Some(key), Some(version), Some(algorithm)) =
                 (&layer.key_id, &layer.key_version_id, &layer.algorithm)
             else {
@@ -227,22 +231,15 @@ impl ImagePolicyService {
                 reasons.push(format!("cosign signature by key {key}: {e}"));
                 continue;
             }
-            let cache_key = format!("cosign:{}:{version}", layer.digest);
-            let valid = match self.cached(&cache_key) {
-                Some(valid) => valid,
-                None => match self
-                    .cosign_check(repository, digest, &layer, key, version, algorithm)
-                    .await
-                {
-                    Ok(valid) => {
-                        self.remember(&cache_key, valid);
-                        valid
-                    }
-                    Err(reason) => {
-                        reasons.push(reason);
-                        continue;
-                    }
-                },
+            let valid = match self
+                .cosign_check(repository, digest, &layer, key, version, algorithm)
+                .await
+            {
+                Ok(valid) => valid,
+                Err(reason) => {
+                    reasons.push(reason);
+                    continue;
+                }
             };
             if valid {
                 return Ok(true);
@@ -256,7 +253,9 @@ impl ImagePolicyService {
         }
     }
 
-    /// Reads the payload, checks that it names this image, and asks the vault
+    /// Reads the payload and checks, every time, that it names exactly this image in this
+    /// registry; then asks the vault, whose answer alone is cached (by key, version,
+    /// algorithm, payload digest and signature: all that decides it)
     async fn cosign_check(
         &self,
         repository: &RepositoryName,
@@ -279,23 +278,40 @@ impl ImagePolicyService {
             .await
             .map_err(|e| format!("the cosign payload cannot be read ({e})"))?;
         let claimed = read_payload(&bytes).map_err(|e| e.to_string())?;
-        let expected_suffix = format!("/{repository}");
-        if claimed.image_digest != digest.to_string()
-            || !claimed.docker_reference.ends_with(&expected_suffix)
-        {
+        let names_this_image = claimed.image_digest == digest.to_string()
+            && self.registry_hosts.iter().any(|host| {
+                claimed
+                    .docker_reference
+                    .eq_ignore_ascii_case(&format!("{host}/{repository}"))
+            });
+        if !names_this_image {
             return Err(format!(
                 "a cosign payload names {}@{}, not this image",
                 claimed.docker_reference, claimed.image_digest
             ));
+        }
+        let cache_key = format!(
+            "cosign:{key}:{version}:{algorithm}:{}:{}",
+            layer.digest, layer.signature
+        );
+        if let Some(valid) = self.cached(&cache_key) {
+            return Ok(valid);
         }
         let details = serde_json::from_value(json!({
             "keyId": key, "keyVersionId": version, "message": STANDARD.encode(&bytes),
             "signature": layer.signature, "signingAlgorithm": algorithm, "messageType": "RAW",
         }))
         .map_err(|e| e.to_string())?;
-        self.vault
+        let valid = self
+            .vault
             .verify_as_service(details)
             .await
-            .map_err(|e| format!("key {key} cannot verify the cosign signature: {e}"))
+            .map_err(|e| format!("key {key} cannot verify the cosign signature: {e}"))?;
+        // Only good answers are kept: failures are an attacker's to choose and would only
+        // crowd the cache.
+        if valid {
+            self.remember(&cache_key, true);
+        }
+        Ok(valid)
     }
 }

@@ -20,6 +20,9 @@ use serde_json::Value;
 use crate::signatures::{Stored, image_prefix, verify_details};
 use crate::{ImagePolicyService, PolicyResult};
 
+/// The most objects one dry run takes
+const MAX_TEST_OBJECTS: usize = 500;
+
 /// The policy a cluster's `imagePolicyConfig` asks for
 pub(crate) fn policy_of(cluster: &Cluster) -> Policy {
     let config = &cluster.image_policy_config;
@@ -101,6 +104,20 @@ impl ImagePolicyService {
             .get_cluster(caller, cluster_id)
             .await?
             .value;
+        // The dry run reads signatures and scan results as the cluster: only those who may
+        // change the cluster (and so its policy) may ask it.
+        self.identity.authorize(
+            caller,
+            "UpdateCluster",
+            &cluster.compartment_id,
+            &Variables::new().with("target.cluster.id", cluster.id.as_str()),
+        )?;
+        if objects.len() > MAX_TEST_OBJECTS {
+            return Err(IdentityError::InvalidParameter(format!(
+                "at most {MAX_TEST_OBJECTS} objects can be tested at once"
+            ))
+            .into());
+        }
         let mut results = Vec::new();
         for object in objects {
             let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -143,6 +160,15 @@ impl ImagePolicyService {
 
     /// The decision for an object in `cluster`; `None` when nothing in it is governed
     async fn decide(&self, cluster: &Cluster, kind: &str, object: &Value) -> Option<Decision> {
+        let policy = policy_of(cluster);
+        if policy.enabled && portcullis_admission::pod_spec_missing(kind, object) {
+            let reason = format!("a {kind} without a pod spec where one belongs cannot be checked");
+            return Some(Decision::new(
+                &policy,
+                vec![("(none)".into(), reason)],
+                false,
+            ));
+        }
         let uses = images_of(kind, object);
         if uses.is_empty() {
             return None;
@@ -173,7 +199,9 @@ impl ImagePolicyService {
                 }
             }
             if let Some(threshold) = threshold
-                && let Err(reason) = self.vulnerability_gate(&image, threshold).await
+                && let Err(reason) = self
+                    .vulnerability_gate(&cluster, &principal, &image, threshold)
+                    .await
             {
                 denials.push((image, reason));
             }
@@ -189,6 +217,8 @@ impl ImagePolicyService {
     /// problems at or above `threshold` in its latest scan; images never scanned pass
     async fn vulnerability_gate(
         &self,
+        cluster: &Cluster,
+        principal: &Principal,
         image: &str,
         threshold: portcullis_osv::Severity,
     ) -> Result<(), String> {
@@ -198,12 +228,39 @@ impl ImagePolicyService {
         let Some(digest) = parsed.digest else {
             return Ok(());
         };
-        if !self
-            .registry_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(&parsed.registry))
-        {
+        if !portcullis_admission::is_ours(&parsed.registry, &self.registry_hosts) {
             return Ok(());
+        }
+        // The gate reads what the cluster could pull: its scan results are not for a cluster
+        // that may not read the repository (and such a pull would fail anyway).
+        let repository = match self.registry.repository(&parsed.repository).await {
+            Ok(Some(repository)) => repository,
+            Ok(None) => {
+                return Err(format!(
+                    "repository {} does not exist in this registry",
+                    parsed.repository
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "the repository cannot be read ({e}); the policy fails closed"
+                ));
+            }
+        };
+        if self
+            .identity
+            .authorize(
+                principal,
+                "PullImage",
+                &repository.compartment_id,
+                &Variables::new().with("target.repo.name", parsed.repository.as_str()),
+            )
+            .is_err()
+        {
+            return Err(format!(
+                "cluster {} may not read repository {} (it needs REPOSITORY_READ: add `Allow any-user to read repos in tenancy where request.user.id = '{}'`)",
+                cluster.id, parsed.repository, cluster.id
+            ));
         }
         let result = self
             .vss
@@ -215,30 +272,36 @@ impl ImagePolicyService {
         let Some(result) = result else {
             return Ok(());
         };
-        // The allowlist as it stands now: an entry added (or expired) since the scan counts.
+        // The allowlist as it stands now decides, not as it stood at the scan: problems it
+        // accepted then (NOT_APPLICABLE) count again once their entry expired or went.
         let now = jiff::Timestamp::now();
-        let accepted: Vec<String> = match self.registry.repository(&parsed.repository).await {
-            Ok(Some(repository)) => self
-                .vss
-                .allowlist_of(&repository.id)
-                .await
-                .map_err(|e| {
-                    format!("its allowlist cannot be read ({e}); the policy fails closed")
-                })?
-                .entries
-                .into_iter()
-                .filter(|e| e.expires.parse::<jiff::Timestamp>().is_ok_and(|t| t > now))
-                .map(|e| e.id)
-                .collect(),
-            _ => Vec::new(),
+        let live: Vec<portcullis_scan::allowlist::AllowEntry> = self
+            .vss
+            .allowlist_of(&repository.id)
+            .await
+            .map_err(|e| format!("its allowlist cannot be read ({e}); the policy fails closed"))?
+            .entries
+            .into_iter()
+            .filter(|e| e.expires.parse::<jiff::Timestamp>().is_ok_and(|t| t > now))
+            .collect();
+        let accepted = |p: &portcullis_scanning::Problem| {
+            live.iter().any(|e| {
+                e.id == p.name
+                    && e.package.as_ref().is_none_or(|package| {
+                        p.vulnerable_packages.iter().any(|v| v.name == *package)
+                    })
+            })
         };
         let over: Vec<String> = result
             .problems
             .iter()
             .filter(|p| {
-                p.state == portcullis_scanning::ProblemState::Open
-                    && p.severity >= threshold
-                    && !accepted.contains(&p.name)
+                matches!(
+                    p.state,
+                    portcullis_scanning::ProblemState::Open
+                        | portcullis_scanning::ProblemState::NotApplicable
+                ) && p.severity >= threshold
+                    && !accepted(p)
             })
             .map(|p| format!("{} ({})", p.name, p.severity.as_str()))
             .collect();

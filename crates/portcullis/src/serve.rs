@@ -148,6 +148,25 @@ async fn open_store(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Arc<dyn
     })
 }
 
+/// Every `host:port` pods may name this registry by: the public address, the names in the
+/// certificate, and loopback. The image policy governs images under any of them; one it
+/// did not know would pass as "another registry's".
+fn registry_hosts(public_address: &str, sans: &[String], port: u16) -> Vec<String> {
+    let mut hosts = vec![public_address.to_ascii_lowercase()];
+    for name in sans
+        .iter()
+        .map(String::as_str)
+        .chain(["localhost", "127.0.0.1", "[::1]"])
+    {
+        hosts.push(format!("{}:{port}", name.to_ascii_lowercase()));
+        if port == 443 {
+            hosts.push(name.to_ascii_lowercase());
+        }
+    }
+    hosts.dedup();
+    hosts
+}
+
 pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let terminate = async {
@@ -304,7 +323,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         vault.clone(),
         containerengine.clone(),
         vss.clone(),
-        vec![public_address.clone()],
+        registry_hosts(&public_address, &args.tls_san, address.port()),
     );
     kube.admit_with(imagepolicy.clone());
     // Registry housekeeping: upload sessions expire after a day; blobs no manifest uses go

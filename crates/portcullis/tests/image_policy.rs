@@ -885,26 +885,20 @@ async fn clusters_admit_only_images_signed_by_their_keys() {
         &sigstore::crypto::SigningScheme::ECDSA_P256_SHA256_ASN1,
     )
     .unwrap();
+    let cosign_signature = layer["annotations"][portcullis_sign::cosign::SIGNATURE_ANNOTATION]
+        .as_str()
+        .unwrap()
+        .as_bytes();
     sigstore_key
         .verify_signature(
-            sigstore::crypto::Signature::Base64Encoded(
-                layer["annotations"][portcullis_sign::cosign::SIGNATURE_ANNOTATION]
-                    .as_str()
-                    .unwrap()
-                    .as_bytes(),
-            ),
+            sigstore::crypto::Signature::Base64Encoded(cosign_signature),
             &payload,
         )
         .expect("sigstore verifies the cosign signature made with the vault key");
     assert!(
         sigstore_key
             .verify_signature(
-                sigstore::crypto::Signature::Base64Encoded(
-                    layer["annotations"][portcullis_sign::cosign::SIGNATURE_ANNOTATION]
-                        .as_str()
-                        .unwrap()
-                        .as_bytes(),
-                ),
+                sigstore::crypto::Signature::Base64Encoded(cosign_signature),
                 b"another payload",
             )
             .is_err()
@@ -1066,6 +1060,13 @@ async fn the_vulnerability_gate_refuses_images_with_open_problems() {
     let dir = tempfile::tempdir().unwrap();
     let kubectl = kubeconfig_for(&server, &server.config_file(), &cluster, dir.path());
     let image = format!("{host}/{REPO}@{digest}");
+    // The gate reads what the cluster may pull: first it needs `read repos`.
+    denied(&kubectl, "unreadable", &image, &["REPOSITORY_READ"]);
+    ok(&api, "POST", "/20160918/policies", Some(json!({
+        "compartmentId": tenancy, "name": "gated-repos", "description": "d",
+        "statements": [format!("Allow any-user to read repos in tenancy where request.user.id = '{cluster}'")],
+    })))
+    .await;
     denied(
         &kubectl,
         "vulnerable",

@@ -324,6 +324,14 @@ impl ScanningService {
             &compartment,
             &Variables::new(),
         )?;
+        // Results land in the target's compartment: the caller must already be able to see
+        // the repositories they would describe.
+        self.identity.authorize(
+            caller,
+            "ListContainerRepositories",
+            &registry_compartment,
+            &Variables::new(),
+        )?;
         let (recipe, _) = self
             .recipe(&recipe_id)
             .await?

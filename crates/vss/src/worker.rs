@@ -54,6 +54,9 @@ struct Queued {
 
 struct Job {
     key: String,
+    /// The job's revision when taken: a request for the same scan made while it runs
+    /// rewrites the job, and the job then stays queued for another pass
+    revision: u64,
     target: String,
     repository: String,
     digest: String,
@@ -93,7 +96,8 @@ fn task_error(e: tokio::task::JoinError) -> VssError {
 impl ScanningService {
     // ----- the queue ------------------------------------------------------------------
 
-    /// Queues a scan unless the same one is queued already
+    /// Queues a scan. One already queued is rewritten, so that a scan of it running now (on
+    /// older advisories) leaves it queued for another pass rather than finishing it
     pub(crate) async fn enqueue(
         &self,
         priority: u8,
@@ -109,14 +113,9 @@ impl ScanningService {
             attempts: 0,
             not_before: None,
         };
-        match self
-            .store()
-            .commit(Txn::new().require_absent(&key).put(&key, encode(&queued)?))
-            .await
-        {
-            Ok(_) | Err(StoreError::Conflict) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.store()
+            .commit(Txn::new().put(&key, encode(&queued)?))
+            .await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -180,6 +179,7 @@ impl ScanningService {
                     if due {
                         return Ok(Some(Job {
                             key: entry.key.clone(),
+                            revision: entry.mod_revision,
                             target: target.to_owned(),
                             repository: repository.to_owned(),
                             digest: digest.to_owned(),
@@ -426,19 +426,26 @@ impl ScanningService {
             problems,
         };
         let bytes = fit(&mut result)?;
-        self.store()
-            .commit(
-                Txn::new()
-                    .put(keys::result(&result.id), bytes)
-                    .put(latest_key, result.id.clone().into_bytes())
-                    .put(
-                        keys::image_latest(&job.repository, &job.digest),
-                        result.id.clone().into_bytes(),
-                    )
-                    .delete(job.key.clone()),
-            )
-            .await?;
-        Ok(())
+        let writes = Txn::new()
+            .put(keys::result(&result.id), bytes)
+            .put(latest_key, result.id.clone().into_bytes())
+            .put(
+                keys::image_latest(&job.repository, &job.digest),
+                result.id.clone().into_bytes(),
+            );
+        let finished = writes
+            .clone()
+            .require_revision(job.key.clone(), job.revision)
+            .delete(job.key.clone());
+        match self.store().commit(finished).await {
+            Ok(_) => Ok(()),
+            // Asked for again while it ran: keep this result, and the job for another pass.
+            Err(StoreError::Conflict) => {
+                self.store().commit(writes).await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     // ----- following pushes -----------------------------------------------------------
