@@ -213,8 +213,9 @@ impl ImagePolicyService {
         ))
     }
 
-    /// `Err` naming the advisories when the image (from this registry, by digest) has open
-    /// problems at or above `threshold` in its latest scan; images never scanned pass
+    /// `Err` naming the advisories when the image from this registry (by digest; for an
+    /// index, each of its platforms' images) has open problems at or above `threshold` in
+    /// its latest scan; images never scanned pass, tags do not
     async fn vulnerability_gate(
         &self,
         cluster: &Cluster,
@@ -225,12 +226,16 @@ impl ImagePolicyService {
         let Ok(parsed) = portcullis_admission::ImageRef::parse(image) else {
             return Ok(());
         };
-        let Some(digest) = parsed.digest else {
-            return Ok(());
-        };
         if !portcullis_admission::is_ours(&parsed.registry, &self.registry_hosts) {
             return Ok(());
         }
+        // A tag can move after admission; the gate judges a digest.
+        let Some(digest) = parsed.digest.clone() else {
+            return Err(
+                "the vulnerability gate judges images by digest (repository@sha256:...), not by tag"
+                    .into(),
+            );
+        };
         // The gate reads what the cluster could pull: its scan results are not for a cluster
         // that may not read the repository (and such a pull would fail anyway).
         let repository = match self.registry.repository(&parsed.repository).await {
@@ -262,16 +267,39 @@ impl ImagePolicyService {
                 cluster.id, parsed.repository, cluster.id
             ));
         }
-        let result = self
-            .vss
-            .latest_result(parsed.repository.as_str(), &digest.to_string())
+        // A multi-platform index is never scanned itself: its platforms' images are.
+        let mut judged = vec![digest.clone()];
+        if let Ok(fetched) = self
+            .registry
+            .manifest(
+                &parsed.repository,
+                &portcullis_distribution::Reference::Digest(digest.clone()),
+            )
             .await
-            .map_err(|e| {
-                format!("its scan results cannot be read ({e}); the policy fails closed")
-            })?;
-        let Some(result) = result else {
+            && let Ok(manifest) =
+                portcullis_distribution::manifest::parse(&fetched.bytes, Some(&fetched.media_type))
+            && manifest.kind == portcullis_distribution::manifest::Kind::Index
+        {
+            judged = manifest
+                .references
+                .iter()
+                .filter_map(|d| Digest::parse(&d.digest).ok())
+                .collect();
+        }
+        let mut results = Vec::new();
+        for child in &judged {
+            let result = self
+                .vss
+                .latest_result(parsed.repository.as_str(), &child.to_string())
+                .await
+                .map_err(|e| {
+                    format!("its scan results cannot be read ({e}); the policy fails closed")
+                })?;
+            results.extend(result);
+        }
+        if results.is_empty() {
             return Ok(());
-        };
+        }
         // The allowlist as it stands now decides, not as it stood at the scan: problems it
         // accepted then (NOT_APPLICABLE) count again once their entry expired or went.
         let now = jiff::Timestamp::now();
@@ -292,25 +320,29 @@ impl ImagePolicyService {
                     })
             })
         };
-        let over: Vec<String> = result
-            .problems
-            .iter()
-            .filter(|p| {
-                matches!(
-                    p.state,
-                    portcullis_scanning::ProblemState::Open
-                        | portcullis_scanning::ProblemState::NotApplicable
-                ) && p.severity >= threshold
-                    && !accepted(p)
-            })
-            .map(|p| format!("{} ({})", p.name, p.severity.as_str()))
-            .collect();
+        let mut over: Vec<String> = Vec::new();
+        for result in &results {
+            over.extend(
+                result
+                    .problems
+                    .iter()
+                    .filter(|p| {
+                        matches!(
+                            p.state,
+                            portcullis_scanning::ProblemState::Open
+                                | portcullis_scanning::ProblemState::NotApplicable
+                        ) && p.severity >= threshold
+                            && !accepted(p)
+                    })
+                    .map(|p| format!("{} ({}, scan {})", p.name, p.severity.as_str(), result.id)),
+            );
+        }
+        over.dedup();
         if over.is_empty() {
             Ok(())
         } else {
             Err(format!(
-                "its latest scan ({}) has open problems at or above {}: {}",
-                result.id,
+                "its latest scan has open problems at or above {}: {}",
                 threshold.as_str(),
                 over.join(", ")
             ))

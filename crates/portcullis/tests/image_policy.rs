@@ -1088,6 +1088,13 @@ async fn the_vulnerability_gate_refuses_images_with_open_problems() {
     }]})))
     .await;
     admitted(&kubectl, "accepted", &image);
+    // A tag could move after admission: the gate judges digests only.
+    denied(
+        &kubectl,
+        "gated-tag",
+        &format!("{host}/{REPO}:v1"),
+        &["by digest"],
+    );
 }
 
 /// Polls a result list until it has an item
