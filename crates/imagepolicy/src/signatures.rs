@@ -141,6 +141,11 @@ fn invalid(message: impl Into<String>) -> IdentityError {
     IdentityError::InvalidParameter(message.into())
 }
 
+/// Whether an optional list filter lets `value` through
+fn wanted(filter: &Option<String>, value: &str) -> bool {
+    filter.as_deref().is_none_or(|f| f == value)
+}
+
 fn tail(text: &str) -> &str {
     text.get(text.len().saturating_sub(10)..).unwrap_or(text)
 }
@@ -402,30 +407,13 @@ impl ImagePolicyService {
                         .directory()
                         .is_within(&s.compartment_id, &filter.compartment_id));
             let keep = compartment_ok
-                && filter.image_id.as_ref().is_none_or(|v| *v == s.image_id)
-                && repository_name
-                    .as_ref()
-                    .is_none_or(|v| *v == stored.repository_name)
-                && filter
-                    .image_digest
-                    .as_ref()
-                    .is_none_or(|v| *v == stored.image_digest)
-                && filter
-                    .display_name
-                    .as_ref()
-                    .is_none_or(|v| *v == s.display_name)
-                && filter
-                    .kms_key_id
-                    .as_ref()
-                    .is_none_or(|v| *v == s.kms_key_id)
-                && filter
-                    .kms_key_version_id
-                    .as_ref()
-                    .is_none_or(|v| *v == s.kms_key_version_id)
-                && filter
-                    .signing_algorithm
-                    .as_ref()
-                    .is_none_or(|v| v == s.signing_algorithm.as_str());
+                && wanted(&filter.image_id, &s.image_id)
+                && wanted(&repository_name, &stored.repository_name)
+                && wanted(&filter.image_digest, &stored.image_digest)
+                && wanted(&filter.display_name, &s.display_name)
+                && wanted(&filter.kms_key_id, &s.kms_key_id)
+                && wanted(&filter.kms_key_version_id, &s.kms_key_version_id)
+                && wanted(&filter.signing_algorithm, s.signing_algorithm.as_str());
             if keep {
                 items.push(stored.signature);
             }

@@ -51,6 +51,14 @@ fn threshold_of(cluster: &Cluster) -> Option<portcullis_osv::Severity> {
         .and_then(portcullis_osv::Severity::parse)
 }
 
+/// The denial for a cluster that may not pull from `repository`, naming OKE's policy
+fn cannot_read(cluster: &Cluster, repository: &RepositoryName) -> String {
+    format!(
+        "cluster {} may not read repository {repository} (it needs REPOSITORY_READ: add `Allow any-user to read repos in tenancy where request.user.id = '{}'`)",
+        cluster.id, cluster.id
+    )
+}
+
 fn why_vault(cluster: &Cluster, key: &str, error: &VaultError) -> String {
     match error {
         VaultError::Identity(IdentityError::NotAuthorizedOrNotFound) => format!(
@@ -262,10 +270,7 @@ impl ImagePolicyService {
             )
             .is_err()
         {
-            return Err(format!(
-                "cluster {} may not read repository {} (it needs REPOSITORY_READ: add `Allow any-user to read repos in tenancy where request.user.id = '{}'`)",
-                cluster.id, parsed.repository, cluster.id
-            ));
+            return Err(cannot_read(cluster, &parsed.repository));
         }
         // A multi-platform index is never scanned itself: its platforms' images are.
         let mut judged = vec![digest.clone()];
@@ -378,10 +383,7 @@ impl ImagePolicyService {
             )
             .is_err()
         {
-            return Err(format!(
-                "cluster {} may not read repository {repository} (it needs REPOSITORY_READ: add `Allow any-user to read repos in tenancy where request.user.id = '{}'`)",
-                cluster.id, cluster.id
-            ));
+            return Err(cannot_read(cluster, repository));
         }
         let prefix = image_prefix(repository.as_str(), &digest.to_string());
         let entries = self

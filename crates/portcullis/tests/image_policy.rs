@@ -602,6 +602,50 @@ async fn clusters_admit_only_images_signed_by_their_keys() {
             );
         }
     }
+    // Malformed input gets each protocol's error, and the server stays up.
+    for body in [
+        b"not json".to_vec(),
+        br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"}"#.to_vec(),
+    ] {
+        let reply = api
+            .http()
+            .post(&url)
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 400);
+        let status: Value = reply.json().await.unwrap();
+        assert_eq!(status["kind"], "Status", "{status}");
+    }
+    let no_objects = api
+        .send(
+            "POST",
+            &format!("/20180222/clusters/{cluster}/actions/testImagePolicy"),
+            Some(json!({"objects": "nope"})),
+        )
+        .await;
+    assert_eq!(no_objects.status, 400, "{}", no_objects.body);
+    assert_eq!(no_objects.body["code"], "InvalidParameter");
+    let bad_sort = api
+        .send(
+            "GET",
+            &format!("/20210215/containerScanResults?compartmentId={tenancy}&sortBy=color"),
+            None,
+        )
+        .await;
+    assert_eq!(bad_sort.status, 400, "{}", bad_sort.body);
+    let bad_severity = api.send("GET", &format!("/20210215/containerScanResults?compartmentId={tenancy}&highestProblemSeverity=SEVERE"), None).await;
+    assert_eq!(bad_severity.status, 400, "{}", bad_severity.body);
+    let bad_signature_id = api
+        .send(
+            "GET",
+            "/20160918/container/imageSignatures/not-an-ocid",
+            None,
+        )
+        .await;
+    assert_eq!(bad_signature_id.status, 400, "{}", bad_signature_id.body);
     let unauthenticated = api
         .http()
         .post(&url)
