@@ -15,8 +15,8 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use portcullis_identity::{ListQuery, Versioned, parse_ocid};
 use portcullis_vault::model::{
-    CreateKeyDetails, CreateSecretDetails, CreateVaultDetails, ScheduleDeletionDetails,
-    UpdateDetails, UpdateSecretDetails,
+    CreateKeyDetails, CreateSecretDetails, CreateVaultDetails, ImportKeyDetails,
+    ImportKeyVersionDetails, ScheduleDeletionDetails, UpdateDetails, UpdateSecretDetails,
 };
 use portcullis_vault::secrets::BundleSelector;
 use serde::Serialize;
@@ -97,6 +97,15 @@ pub(crate) fn routes() -> Router<AppState> {
             .route(
                 &format!("{prefix}/20180608/keys/{{id}}/keyVersions/{{version}}"),
                 get(get_key_version),
+            )
+            .route(&format!("{prefix}/20180608/keys/import"), post(import_key))
+            .route(
+                &format!("{prefix}/20180608/keys/{{id}}/keyVersions/import"),
+                post(import_key_version),
+            )
+            .route(
+                &format!("{prefix}/20180608/wrappingKeys"),
+                get(get_wrapping_key),
             );
     }
     for prefix in ["", CRYPTO] {
@@ -230,16 +239,58 @@ async fn cancel_vault_deletion(
 // ----- keys -----------------------------------------------------------------------------
 
 async fn create_key(State(state): State<AppState>, Path(p): Named, signed: Signed) -> Reply {
-    let Some(vault) = scope(&p)? else {
-        return Err(ApiError::InvalidParameter(
-            "CreateKey goes to the vault's managementEndpoint (`/kms/<vault-id>/management`), which names the vault the key belongs to".into(),
-        ));
-    };
+    let vault = management_vault(&p, "CreateKey")?;
     let details: CreateKeyDetails = signed.json()?;
     versioned(
         state
             .vault
             .create_key(&signed.principal, &vault, details)
+            .await?,
+    )
+}
+
+/// The vault a management call names through its endpoint; `operation` says which call
+/// needed it
+fn management_vault(p: &HashMap<String, String>, operation: &str) -> Result<String, ApiError> {
+    scope(p)?.ok_or_else(|| {
+        ApiError::InvalidParameter(format!(
+            "{operation} goes to the vault's managementEndpoint (`/kms/<vault-id>/management`), which names the vault"
+        ))
+    })
+}
+
+async fn import_key(State(state): State<AppState>, Path(p): Named, signed: Signed) -> Reply {
+    let vault = management_vault(&p, "ImportKey")?;
+    let details: ImportKeyDetails = signed.json()?;
+    versioned(
+        state
+            .vault
+            .import_key(&signed.principal, &vault, details)
+            .await?,
+    )
+}
+
+async fn import_key_version(
+    State(state): State<AppState>,
+    Path(p): Named,
+    signed: Signed,
+) -> Reply {
+    let id = param(&p, "id", "keyId")?;
+    let details: ImportKeyVersionDetails = signed.json()?;
+    OciResponse::ok(
+        &state
+            .vault
+            .import_key_version(&signed.principal, &id, scope(&p)?.as_deref(), details)
+            .await?,
+    )
+}
+
+async fn get_wrapping_key(State(state): State<AppState>, Path(p): Named, signed: Signed) -> Reply {
+    let vault = management_vault(&p, "GetWrappingKey")?;
+    OciResponse::ok(
+        &state
+            .vault
+            .get_wrapping_key(&signed.principal, &vault)
             .await?,
     )
 }

@@ -705,6 +705,10 @@ static OPERATIONS: &[(&str, &[&str])] = &[
     ("ListKeys", &["KEY_INSPECT"]),
     ("GetKey", &["KEY_READ"]),
     ("CreateKey", &["KEY_CREATE", "VAULT_CREATE_KEY"]),
+    ("ImportKey", &["KEY_IMPORT", "VAULT_IMPORT_KEY"]),
+    ("ImportKeyVersion", &["KEY_IMPORT"]),
+    // Only an importer needs the wrapping key, and importing needs `use vaults`.
+    ("GetWrappingKey", &["VAULT_IMPORT_KEY"]),
     ("UpdateKey", &["KEY_UPDATE"]),
     ("EnableKey", &["KEY_UPDATE"]),
     ("DisableKey", &["KEY_UPDATE"]),

@@ -5,14 +5,18 @@
 //! `dev.cosignproject.cosign/signature` annotation; cosign and sigstore verifiers need only
 //! the key's public part. Two more annotations name the vault key and version that signed
 //! (verifiers ignore them), which is how admission knows which key version to ask the vault
-//! with. Cosign verifies P-256 keys with ECDSA over SHA-256 and RSA keys with PKCS#1 v1.5
+//! with. Layers without them (made by cosign or the sigstore crate with a key imported into
+//! the vault) are checked against each listed key's recent versions. Cosign verifies P-256 keys with ECDSA over SHA-256 and RSA keys with PKCS#1 v1.5
 //! over SHA-256, so those are the two algorithms accepted.
+
+use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_distribution::{Digest, Reference, RepositoryName};
 use portcullis_iam::{Principal, Variables};
 use portcullis_identity::IdentityError;
+use portcullis_kms::{Algorithm, Curve, KeyShape, SigningAlgorithm};
 use portcullis_sign::cosign::{
     MAX_PAYLOAD_BYTES, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, payload, read_payload,
     signature_tag,
@@ -32,6 +36,9 @@ pub const ALGORITHM_ANNOTATION: &str = "dev.portcullis.signingAlgorithm";
 /// At most this many signature layers of one image are looked at per admission
 const MAX_LAYERS: usize = 16;
 
+/// How often a `.sig` write is redone when another writer replaced it meanwhile
+const MAX_SIG_WRITES: usize = 4;
+
 /// The algorithms cosign verifiers use for the key types the vault has
 const COSIGN_ALGORITHMS: &[&str] = &["ECDSA_SHA_256", "SHA_256_RSA_PKCS1_V1_5"];
 
@@ -43,6 +50,16 @@ pub struct CosignSignDetails {
     pub kms_key_id: Option<String>,
     /// `ECDSA_SHA_256` (P-256 keys) or `SHA_256_RSA_PKCS1_V1_5` (RSA keys)
     pub signing_algorithm: Option<String>,
+}
+
+/// The algorithm cosign verifies a key of `shape` with: PKCS#1 v1.5 over SHA-256 for RSA,
+/// ECDSA over SHA-256 for P-256 (cosign has no other curve for key pairs)
+fn cosign_algorithm(shape: KeyShape) -> Option<SigningAlgorithm> {
+    match (shape.algorithm, shape.curve_id) {
+        (Algorithm::Rsa, _) => Some(SigningAlgorithm::Sha256RsaPkcs1V15),
+        (Algorithm::Ecdsa, Some(Curve::NistP256)) => Some(SigningAlgorithm::EcdsaSha256),
+        _ => None,
+    }
 }
 
 fn invalid(message: impl Into<String>) -> IdentityError {
@@ -129,20 +146,8 @@ impl ImagePolicyService {
         let name = RepositoryName::parse(&image.repository_name).map_err(|e| invalid(e.message))?;
         let tag = signature_tag(&image.digest)
             .ok_or_else(|| invalid(format!("{} is not a digest", image.digest)))?;
-        // Earlier signatures of the image stay: the new one is one more layer.
-        let mut layers: Vec<Value> = match self
-            .registry
-            .manifest(&name, &Reference::Tag(tag.clone()))
-            .await
-        {
-            Ok(existing) => serde_json::from_slice::<Value>(&existing.bytes)
-                .ok()
-                .and_then(|m| m.get("layers").and_then(Value::as_array).cloned())
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
         let payload_digest = self.registry.put_blob(&name, &body).await?;
-        layers.push(json!({
+        let layer = json!({
             "mediaType": SIMPLE_SIGNING_MEDIA_TYPE,
             "digest": payload_digest.to_string(),
             "size": body.len(),
@@ -152,34 +157,22 @@ impl ImagePolicyService {
                 KEY_VERSION_ANNOTATION: signed.key_version_id,
                 ALGORITHM_ANNOTATION: algorithm,
             },
-        }));
-        let diff_ids: Vec<Value> = layers
-            .iter()
-            .filter_map(|l| l.get("digest").cloned())
-            .collect();
-        let config = serde_json::to_vec(&json!({
-            "architecture": "", "os": "", "config": {},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        }))
-        .map_err(|e| invalid(e.to_string()))?;
-        let config_digest = self.registry.put_blob(&name, &config).await?;
-        let manifest = serde_json::to_vec(&json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": config.len()},
-            "layers": layers,
-        }))
-        .map_err(|e| invalid(e.to_string()))?;
-        let pushed = self
-            .registry
-            .put_manifest(
-                &name,
-                &Reference::Tag(tag.clone()),
-                Some("application/vnd.oci.image.manifest.v1+json"),
-                &manifest,
-                caller.id(),
-            )
-            .await?;
+        });
+        // The `.sig` tag is read, extended and written back: one writer at a time here, and
+        // a check afterwards that the layer is still there, since another server sharing
+        // the store may have written the tag in between (then the write is redone).
+        let _writing = self.sig_writes.lock().await;
+        let mut pushed = None;
+        for _ in 0..MAX_SIG_WRITES {
+            let mut layers = self.sig_layers(&name, &tag).await;
+            if pushed.is_some() && layers.contains(&layer) {
+                break;
+            }
+            layers.retain(|l| l != &layer);
+            layers.push(layer.clone());
+            pushed = Some(self.put_sig(caller, &name, &tag, layers).await?);
+        }
+        let pushed = pushed.ok_or_else(|| invalid("the signature could not be written"))?;
         tracing::info!(target: "portcullis::audit", principal = %caller.describe(), image = %image.digest, repository = %image.repository_name, key = %key_id, "cosign signature created");
         Ok(json!({
             "repositoryName": image.repository_name,
@@ -193,9 +186,63 @@ impl ImagePolicyService {
         }))
     }
 
-    /// Whether a cosign signature of the image by one of `keys` verifies. Only signatures
-    /// that name their vault key version count (the vault is asked with that version);
-    /// `Err` carries why each candidate failed.
+    /// The layers of a `.sig` artifact, none if it does not exist yet
+    async fn sig_layers(&self, name: &RepositoryName, tag: &str) -> Vec<Value> {
+        match self
+            .registry
+            .manifest(name, &Reference::Tag(tag.to_owned()))
+            .await
+        {
+            Ok(existing) => serde_json::from_slice::<Value>(&existing.bytes)
+                .ok()
+                .and_then(|m| m.get("layers").and_then(Value::as_array).cloned())
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Writes a `.sig` artifact with `layers`, as cosign lays it out
+    async fn put_sig(
+        &self,
+        caller: &Principal,
+        name: &RepositoryName,
+        tag: &str,
+        layers: Vec<Value>,
+    ) -> PolicyResult<portcullis_registry::Pushed> {
+        let diff_ids: Vec<Value> = layers
+            .iter()
+            .filter_map(|l| l.get("digest").cloned())
+            .collect();
+        let config = serde_json::to_vec(&json!({
+            "architecture": "", "os": "", "config": {},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }))
+        .map_err(|e| invalid(e.to_string()))?;
+        let config_digest = self.registry.put_blob(name, &config).await?;
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": config.len()},
+            "layers": layers,
+        }))
+        .map_err(|e| invalid(e.to_string()))?;
+        Ok(self
+            .registry
+            .put_manifest(
+                name,
+                &Reference::Tag(tag.to_owned()),
+                Some("application/vnd.oci.image.manifest.v1+json"),
+                &manifest,
+                caller.id(),
+            )
+            .await?)
+    }
+
+    /// Whether a cosign signature of the image by one of `keys` verifies. A signature the
+    /// vault made names its key version, and the vault is asked with that version. One
+    /// made outside the vault (cosign itself, or the sigstore crate, with a key imported
+    /// into the vault) names none: each listed key's recent versions are tried with the
+    /// algorithm cosign uses for its type. `Err` carries why each candidate failed.
     pub(crate) async fn cosign_verified(
         &self,
         principal: &Principal,
@@ -217,34 +264,39 @@ impl ImagePolicyService {
             return Ok(false);
         };
         let mut reasons = Vec::new();
+        // Each key's usability is asked once, however many layers name it.
+        let mut usable: HashMap<&str, bool> = HashMap::new();
         // A `.sig` artifact anyone with push rights can write must not make admission slow.
         for layer in layers_of(&manifest).into_iter().take(MAX_LAYERS) {
-            let (Some(key), Some(version), Some(algorithm)) =
-                (&layer.key_id, &layer.key_version_id, &layer.algorithm)
-            else {
-                continue;
+            let candidates: Vec<&String> = match &layer.key_id {
+                Some(key) => keys.iter().filter(|k| *k == key).collect(),
+                None => keys.iter().collect(),
             };
-            if !keys.contains(key) {
-                continue;
-            }
-            if let Err(e) = self.vault.check_usable(principal, "Verify", key).await {
-                reasons.push(format!("cosign signature by key {key}: {e}"));
-                continue;
-            }
-            let valid = match self
-                .cosign_check(repository, digest, &layer, key, version, algorithm)
-                .await
-            {
-                Ok(valid) => valid,
-                Err(reason) => {
-                    reasons.push(reason);
+            for key in candidates {
+                let known = usable.get(key.as_str()).copied();
+                let ok = match known {
+                    Some(ok) => ok,
+                    None => {
+                        let check = self.vault.check_usable(principal, "Verify", key).await;
+                        if let Err(e) = &check {
+                            reasons.push(format!("cosign signature by key {key}: {e}"));
+                        }
+                        usable.insert(key, check.is_ok());
+                        check.is_ok()
+                    }
+                };
+                if !ok {
                     continue;
                 }
-            };
-            if valid {
-                return Ok(true);
+                match self.cosign_check(repository, digest, &layer, key).await {
+                    Ok(true) => return Ok(true),
+                    Ok(false) if layer.key_id.is_some() => {
+                        reasons.push(format!("the cosign signature by key {key} does not verify"));
+                    }
+                    Ok(false) => {}
+                    Err(reason) => reasons.push(reason),
+                }
             }
-            reasons.push(format!("the cosign signature by key {key} does not verify"));
         }
         if reasons.is_empty() {
             Ok(false)
@@ -262,8 +314,6 @@ impl ImagePolicyService {
         digest: &Digest,
         layer: &Layer,
         key: &str,
-        version: &str,
-        algorithm: &str,
     ) -> Result<bool, String> {
         let layer_digest = Digest::parse(&layer.digest).map_err(|e| e.message)?;
         let (size, path) = self
@@ -290,23 +340,40 @@ impl ImagePolicyService {
                 claimed.docker_reference, claimed.image_digest
             ));
         }
-        let cache_key = format!(
-            "cosign:{key}:{version}:{algorithm}:{}:{}",
-            layer.digest, layer.signature
-        );
+        let named = (&layer.key_version_id, &layer.algorithm);
+        let cache_key = match named {
+            (Some(version), Some(algorithm)) => format!(
+                "cosign:{key}:{version}:{algorithm}:{}:{}",
+                layer.digest, layer.signature
+            ),
+            _ => format!("cosign:{key}:any:{}:{}", layer.digest, layer.signature),
+        };
         if let Some(valid) = self.cached(&cache_key) {
             return Ok(valid);
         }
-        let details = serde_json::from_value(json!({
-            "keyId": key, "keyVersionId": version, "message": STANDARD.encode(&bytes),
-            "signature": layer.signature, "signingAlgorithm": algorithm, "messageType": "RAW",
-        }))
-        .map_err(|e| e.to_string())?;
-        let valid = self
-            .vault
-            .verify_as_service(details)
-            .await
-            .map_err(|e| format!("key {key} cannot verify the cosign signature: {e}"))?;
+        let valid = match named {
+            (Some(version), Some(algorithm)) => {
+                let details = serde_json::from_value(json!({
+                    "keyId": key, "keyVersionId": version, "message": STANDARD.encode(&bytes),
+                    "signature": layer.signature, "signingAlgorithm": algorithm, "messageType": "RAW",
+                }))
+                .map_err(|e| e.to_string())?;
+                self.vault
+                    .verify_as_service(details)
+                    .await
+                    .map_err(|e| format!("key {key} cannot verify the cosign signature: {e}"))?
+            }
+            _ => {
+                let Ok(signature) = STANDARD.decode(&layer.signature) else {
+                    return Err("a cosign signature annotation is not base64".into());
+                };
+                self.vault
+                    .signing_version_as_service(key, cosign_algorithm, &bytes, &signature)
+                    .await
+                    .map_err(|e| format!("key {key} cannot verify the cosign signature: {e}"))?
+                    .is_some()
+            }
+        };
         // Only good answers are kept: failures are an attacker's to choose and would only
         // crowd the cache.
         if valid {

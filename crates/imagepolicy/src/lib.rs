@@ -68,6 +68,8 @@ pub struct ImagePolicyService {
     registry_hosts: Vec<String>,
     /// Signature id → whether it verified
     verified: Mutex<HashMap<String, bool>>,
+    /// Held while a cosign `.sig` artifact is read, extended and written back
+    sig_writes: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ImagePolicyService {
@@ -96,6 +98,7 @@ impl ImagePolicyService {
             vss,
             registry_hosts,
             verified: Mutex::new(HashMap::new()),
+            sig_writes: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -14,7 +14,7 @@ use portcullis_iam::{Ocid, Principal, Variables};
 use portcullis_identity::model::now;
 use portcullis_identity::{IdentityError, decode, encode, parse_ocid};
 use portcullis_sign::{Expected, SignedMessage, SigningAlgorithm};
-use portcullis_store::Txn;
+use portcullis_store::{StoreError, Txn};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -126,6 +126,11 @@ pub struct SignatureFilter {
 
 pub(crate) fn signature_key(id: &str) -> String {
     format!("reg/signature/{id}")
+}
+
+/// The one signature an image may have per key: `reg/imagesig-key/<repo>@<digest>/<key>`
+fn key_claim(repository: &str, digest: &str, key_id: &str) -> String {
+    format!("reg/imagesig-key/{repository}@{digest}/{key_id}")
 }
 
 /// Signatures of one image, for admission: `reg/imagesig/<repo>@<digest>/<id>`
@@ -276,25 +281,86 @@ impl ImagePolicyService {
             defined_tags: details.defined_tags.unwrap_or_default(),
             system_tags: BTreeMap::new(),
         };
-        let referrer = self
-            .push_referrer(&image.repository_name, &image.digest, &record)
-            .await?;
-        let stored = Stored {
+        // The record and its claim on (image, key) commit first and together, so two
+        // uploads by the same key at once cannot both land; the referrer artifact follows,
+        // and a failure to push it takes the record back out.
+        let claim = key_claim(&image.repository_name, &image.digest, &record.kms_key_id);
+        let mut stored = Stored {
             signature: record.clone(),
             repository_name: image.repository_name.clone(),
             image_digest: image.digest.clone(),
-            referrer: Some(referrer),
+            referrer: None,
         };
-        self.store()
+        let committed = self
+            .store()
             .commit(
                 Txn::new()
                     .require_absent(signature_key(&id))
+                    .require_absent(&claim)
                     .put(signature_key(&id), encode(&stored)?)
+                    .put(&claim, id.clone().into_bytes())
                     .put(format!("{prefix}{id}"), id.clone().into_bytes()),
             )
-            .await?;
+            .await;
+        let revision = match committed {
+            Ok(revision) => revision,
+            Err(StoreError::Conflict) => {
+                return Err(IdentityError::AlreadyExists(format!(
+                    "image {} already has a signature by key {}",
+                    image.digest, record.kms_key_id
+                ))
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let undo = Txn::new()
+            .delete(signature_key(&id))
+            .delete(&claim)
+            .delete(format!("{prefix}{id}"));
+        let referrer = match self
+            .push_referrer(&image.repository_name, &image.digest, &record)
+            .await
+        {
+            Ok(referrer) => referrer,
+            Err(e) => {
+                if let Err(undo_error) = self.store().commit(undo).await {
+                    tracing::warn!(signature = %id, error = %undo_error, "a signature whose referrer could not be pushed could not be taken back");
+                }
+                return Err(e);
+            }
+        };
+        stored.referrer = Some(referrer.clone());
+        let recorded = self
+            .store()
+            .commit(
+                Txn::new()
+                    .require_revision(signature_key(&id), revision)
+                    .put(signature_key(&id), encode(&stored)?),
+            )
+            .await;
+        if let Err(e) = recorded {
+            // Deleted meanwhile: the artifact goes too, or it would outlive its record.
+            self.remove_referrer(&id, &image.repository_name, &referrer)
+                .await;
+            if !matches!(e, StoreError::Conflict) {
+                return Err(e.into());
+            }
+        }
         tracing::info!(target: "portcullis::audit", principal = %caller.describe(), signature = %id, image = %image.digest, repository = %image.repository_name, key = %record.kms_key_id, "image signature created");
         Ok(record)
+    }
+
+    /// Deletes a signature's referrer artifact; a failure is logged, since the signature
+    /// record is what admission reads
+    async fn remove_referrer(&self, id: &str, repository: &str, referrer: &str) {
+        if let (Ok(name), Ok(digest)) = (RepositoryName::parse(repository), Digest::parse(referrer))
+            && let Err(e) = self
+                .registry
+                .delete_manifest(&name, &Reference::Digest(digest))
+                .await
+        {
+            tracing::warn!(signature = %id, error = %e, "the signature's referrer artifact could not be removed");
+        }
     }
 
     /// Stores the signature as an artifact whose `subject` is the image; returns its digest
@@ -435,21 +501,23 @@ impl ImagePolicyService {
             &repo_target(&stored.repository_name),
         )?;
         self.store()
-            .commit(Txn::new().delete(signature_key(id)).delete(format!(
-                "{}{id}",
-                image_prefix(&stored.repository_name, &stored.image_digest)
-            )))
+            .commit(
+                Txn::new()
+                    .delete(signature_key(id))
+                    .delete(format!(
+                        "{}{id}",
+                        image_prefix(&stored.repository_name, &stored.image_digest)
+                    ))
+                    .delete(key_claim(
+                        &stored.repository_name,
+                        &stored.image_digest,
+                        &stored.signature.kms_key_id,
+                    )),
+            )
             .await?;
-        if let (Some(referrer), Ok(name)) = (
-            &stored.referrer,
-            RepositoryName::parse(&stored.repository_name),
-        ) && let Ok(digest) = Digest::parse(referrer)
-            && let Err(e) = self
-                .registry
-                .delete_manifest(&name, &Reference::Digest(digest))
-                .await
-        {
-            tracing::warn!(signature = %id, error = %e, "the signature's referrer artifact could not be removed");
+        if let Some(referrer) = &stored.referrer {
+            self.remove_referrer(id, &stored.repository_name, referrer)
+                .await;
         }
         self.forget(id);
         tracing::info!(target: "portcullis::audit", principal = %caller.describe(), signature = %id, image = %stored.image_digest, repository = %stored.repository_name, "image signature deleted");

@@ -223,7 +223,7 @@ impl ImagePolicyService {
 
     /// `Err` naming the advisories when the image from this registry (by digest; for an
     /// index, each of its platforms' images) has open problems at or above `threshold` in
-    /// its latest scan; images never scanned pass, tags do not
+    /// its latest scan. Images never scanned (or whose results aged out) and tags do not pass.
     async fn vulnerability_gate(
         &self,
         cluster: &Cluster,
@@ -291,7 +291,11 @@ impl ImagePolicyService {
                 .filter_map(|d| Digest::parse(&d.digest).ok())
                 .collect();
         }
+        if judged.is_empty() {
+            return Err("it is an index that lists no platform images to judge".into());
+        }
         let mut results = Vec::new();
+        let mut unscanned = Vec::new();
         for child in &judged {
             let result = self
                 .vss
@@ -300,10 +304,24 @@ impl ImagePolicyService {
                 .map_err(|e| {
                     format!("its scan results cannot be read ({e}); the policy fails closed")
                 })?;
-            results.extend(result);
+            match result {
+                Some(result) => results.push(result),
+                None => unscanned.push(child.to_string()),
+            }
         }
-        if results.is_empty() {
-            return Ok(());
+        // An image nobody has scanned is not known to be clean (Harbor users asked for
+        // exactly this to be blocked, harbor#16218). Scans run on push once a scan target
+        // covers the repository, so the wait is short.
+        if !unscanned.is_empty() {
+            return Err(format!(
+                "{} not been scanned yet, and the vulnerability gate admits only scanned images; a scan target must cover repository {} (scans run on push)",
+                if unscanned.len() == 1 && judged.len() == 1 {
+                    "it has".to_owned()
+                } else {
+                    format!("its platform images {} have", unscanned.join(", "))
+                },
+                parsed.repository
+            ));
         }
         // The allowlist as it stands now decides, not as it stood at the scan: problems it
         // accepted then (NOT_APPLICABLE) count again once their entry expired or went.

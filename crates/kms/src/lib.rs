@@ -3,13 +3,15 @@
 //! What lives here is everything a security reviewer needs to read to trust the vault:
 //! which key shapes exist ([`shape`]), how key material is made and kept wrapped under the
 //! root key ([`material`], [`root`]), the crypto operations with OCI KMS's semantics
-//! ([`crypto`]), the byte format of symmetric ciphertexts that embeds the key version
+//! ([`crypto`]), bring-your-own-key import under a vault's wrapping key ([`import`]),
+//! the byte format of symmetric ciphertexts that embeds the key version
 //! ([`ciphertext`]), and the envelope a Kubernetes Secret is stored in ([`envelope`]).
 //! The vault service (`portcullis-vault`) adds storage, lifecycle and authorization.
 
 pub mod ciphertext;
 pub mod crypto;
 pub mod envelope;
+pub mod import;
 pub mod material;
 pub mod root;
 pub mod shape;

@@ -54,6 +54,24 @@ fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// The DER inside a PEM block labelled `label`, or the bytes themselves when they are not
+/// PEM (already DER); `None` for PEM with another label or a broken body
+pub fn pem_or_der(bytes: &[u8], label: &str) -> Option<Vec<u8>> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Some(bytes.to_vec());
+    };
+    let begin = format!("-----BEGIN {label}-----");
+    let Some(start) = text.find(&begin) else {
+        return (!text.trim_start().starts_with("-----")).then(|| bytes.to_vec());
+    };
+    let rest = text.get(start + begin.len()..)?;
+    let body = rest.get(..rest.find(&format!("-----END {label}-----"))?)?;
+    let compact: String = body.split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+}
+
 impl KeyMaterial {
     /// New material for a validated shape. RSA-4096 takes about a second.
     pub fn generate(shape: KeyShape) -> KmsResult<KeyMaterial> {
@@ -78,10 +96,7 @@ impl KeyMaterial {
                 };
                 let pair = RsaKeyPair::generate(size)
                     .map_err(|_| KmsError::Crypto("RSA key generation"))?;
-                let der = pair
-                    .as_der()
-                    .map_err(|_| KmsError::Crypto("RSA key encoding"))?;
-                Ok(KeyMaterial::Rsa(Zeroizing::new(der.as_ref().to_vec())))
+                KeyMaterial::from_rsa_pair(&pair)
             }
             Algorithm::Ecdsa => {
                 let curve = shape.curve().ok_or_else(|| {
@@ -89,15 +104,28 @@ impl KeyMaterial {
                 })?;
                 let pair = EcdsaKeyPair::generate(ec_signing(curve))
                     .map_err(|_| KmsError::Crypto("EC key generation"))?;
-                let der = pair
-                    .to_pkcs8v1()
-                    .map_err(|_| KmsError::Crypto("EC key encoding"))?;
-                Ok(KeyMaterial::Ecdsa(
-                    curve,
-                    Zeroizing::new(der.as_ref().to_vec()),
-                ))
+                KeyMaterial::from_ec_pair(curve, &pair)
             }
         }
+    }
+
+    /// An RSA pair kept in aws-lc's PKCS#8 encoding, whether generated or imported
+    pub(crate) fn from_rsa_pair(pair: &RsaKeyPair) -> KmsResult<KeyMaterial> {
+        let der = pair
+            .as_der()
+            .map_err(|_| KmsError::Crypto("RSA key encoding"))?;
+        Ok(KeyMaterial::Rsa(Zeroizing::new(der.as_ref().to_vec())))
+    }
+
+    /// An EC pair kept as PKCS#8 v1, whether generated or imported
+    pub(crate) fn from_ec_pair(curve: Curve, pair: &EcdsaKeyPair) -> KmsResult<KeyMaterial> {
+        let der = pair
+            .to_pkcs8v1()
+            .map_err(|_| KmsError::Crypto("EC key encoding"))?;
+        Ok(KeyMaterial::Ecdsa(
+            curve,
+            Zeroizing::new(der.as_ref().to_vec()),
+        ))
     }
 
     /// The bytes that get wrapped under the root key

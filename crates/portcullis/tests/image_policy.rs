@@ -21,20 +21,10 @@ use serde_json::{Value, json};
 mod common;
 
 use common::kubectl::{Kubectl, allow, kubeconfig_for, portcullis};
+use common::ok;
 use common::registry::Registry;
 
 const REPO: &str = "signed/app";
-
-async fn ok(api: &ApiClient, method: &str, path: &str, body: Option<Value>) -> Value {
-    let reply = api.send(method, path, body).await;
-    assert!(
-        reply.status < 300,
-        "{method} {path}: {} {}",
-        reply.status,
-        reply.body
-    );
-    reply.body
-}
 
 /// An RSA key in `vault`; returns (key, current version)
 async fn rsa_key(api: &ApiClient, management: &str, tenancy: &str, name: &str) -> (String, String) {
@@ -434,6 +424,68 @@ async fn clusters_admit_only_images_signed_by_their_keys() {
             .contains("does not verify"),
         "{}",
         reply.body
+    );
+
+    // Uploads by one key for one image at once: exactly one lands.
+    let (race, reply) = registry.push_image(REPO, "race", "race", json!({})).await;
+    assert_eq!(reply.status(), 201);
+    let listed = ok(
+        &api,
+        "GET",
+        &format!("/20160918/container/images?compartmentId={tenancy}&repositoryName={REPO}"),
+        None,
+    )
+    .await;
+    let race_id = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["digest"] == race.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let race_message = portcullis_sign::SignedMessage {
+        image_digest: race.clone(),
+        ..ours.clone()
+    }
+    .encode();
+    let race_signature = ok(&api, "POST", "/20180608/sign", Some(json!({"message": race_message, "keyId": k.0, "keyVersionId": k.1, "signingAlgorithm": "SHA_256_RSA_PKCS_PSS", "messageType": "RAW"}))).await;
+    let body = upload(
+        &race_id,
+        &race_message,
+        race_signature["signature"].as_str().unwrap(),
+        "SHA_256_RSA_PKCS_PSS",
+    );
+    let replies = futures::future::join_all((0..6).map(|_| {
+        api.send(
+            "POST",
+            "/20160918/container/imageSignatures",
+            Some(body.clone()),
+        )
+    }))
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    let race_signatures = ok(
+        &api,
+        "GET",
+        &format!("/20160918/container/imageSignatures?compartmentId={tenancy}&imageDigest={race}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        race_signatures["items"].as_array().unwrap().len(),
+        1,
+        "{race_signatures}"
     );
 
     // More than five keys in a policy is refused.
@@ -847,17 +899,7 @@ async fn clusters_admit_only_images_signed_by_their_keys() {
         tag,
         format!("sha256-{}.sig", unsigned.trim_start_matches("sha256:"))
     );
-    let sig_manifest: Value = registry
-        .send(
-            reqwest::Method::GET,
-            &format!("/v2/{REPO}/manifests/{tag}"),
-            &[("accept", "application/vnd.oci.image.manifest.v1+json")],
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sig_manifest = oci_manifest(&registry, &tag).await;
     let layer = &sig_manifest["layers"][0];
     assert_eq!(
         layer["mediaType"],
@@ -966,6 +1008,37 @@ async fn clusters_admit_only_images_signed_by_their_keys() {
         )
         .await;
     assert_eq!(rsa_pss.status, 400, "{}", rsa_pss.body);
+    // Four cosign signatures of one image at once: the `.sig` artifact keeps all four.
+    let path = format!(
+        "/20160918/container/images/{}/actions/cosignSign",
+        image_id(&other)
+    );
+    let replies = futures::future::join_all((0..4).map(|_| {
+        api.send(
+            "POST",
+            &path,
+            Some(json!({"kmsKeyId": ec_id, "signingAlgorithm": "ECDSA_SHA_256"})),
+        )
+    }))
+    .await;
+    assert!(replies.iter().all(|r| r.status == 200), "{replies:?}");
+    let other_tag = format!("sha256-{}.sig", other.trim_start_matches("sha256:"));
+    let together = oci_manifest(&registry, &other_tag).await;
+    let kept: std::collections::BTreeSet<&str> = together["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["annotations"][portcullis_sign::cosign::SIGNATURE_ANNOTATION]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    let made: std::collections::BTreeSet<&str> = replies
+        .iter()
+        .map(|r| r.body["signature"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, made);
 
     // Enabled with no keys: everything is admitted.
     let open = api
@@ -1139,6 +1212,33 @@ async fn the_vulnerability_gate_refuses_images_with_open_problems() {
         &format!("{host}/{REPO}:v1"),
         &["by digest"],
     );
+    // An image no scan target covers has no result, and is not known to be clean.
+    let elsewhere = Registry::login_to(&server, "unscanned/app").await;
+    let (unscanned, reply) = elsewhere
+        .push_image("unscanned/app", "unscanned", "v1", json!({}))
+        .await;
+    assert_eq!(reply.status(), 201);
+    denied(
+        &kubectl,
+        "never-scanned",
+        &format!("{host}/unscanned/app@{unscanned}"),
+        &["not been scanned", "unscanned/app"],
+    );
+}
+
+/// The OCI manifest `reference` names in the test repository
+async fn oci_manifest(registry: &Registry, reference: &str) -> Value {
+    registry
+        .send(
+            reqwest::Method::GET,
+            &format!("/v2/{REPO}/manifests/{reference}"),
+            &[("accept", "application/vnd.oci.image.manifest.v1+json")],
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Polls a result list until it has an item

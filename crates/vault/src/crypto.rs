@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::model::Key;
+
+/// The most versions of one key [`VaultService::signing_version_as_service`] tries
+pub const MAX_VERSIONS_TRIED: usize = 20;
 use crate::{StoredKeyVersion, VaultResult, VaultService, key_target, require_enabled};
 
 /// `EncryptDataDetails`
@@ -446,6 +449,46 @@ impl VaultService {
         let key_id = required(&details.key_id, "keyId")?;
         let (key, _) = self.load_key(key_id).await?;
         self.verify_with(&key, &details).await
+    }
+
+    /// Which of a key's versions, if any, made `signature` over the RAW `message`, as the
+    /// service itself. For signatures that do not say which version made them, such as
+    /// cosign's made outside the vault with an imported key. `algorithm_for` picks the
+    /// algorithm for the key's shape (`None`: the key cannot have made it). The newest
+    /// [`MAX_VERSIONS_TRIED`] versions are tried, so a long-rotated key stays cheap.
+    pub async fn signing_version_as_service(
+        &self,
+        key_id: &str,
+        algorithm_for: impl Fn(portcullis_kms::KeyShape) -> Option<SigningAlgorithm>,
+        message: &[u8],
+        signature: &[u8],
+    ) -> VaultResult<Option<String>> {
+        let (key, _) = self.load_key(key_id).await?;
+        let Some(algorithm) = algorithm_for(key.key_shape) else {
+            return Ok(None);
+        };
+        let mut versions = self.stored_versions(&key.id).await?;
+        versions.sort_by(|a, b| b.version.time_created.cmp(&a.version.time_created));
+        for version in versions.into_iter().take(MAX_VERSIONS_TRIED) {
+            let Some(public) = version
+                .public_key_der
+                .as_deref()
+                .and_then(|d| STANDARD.decode(d).ok())
+            else {
+                continue;
+            };
+            if crypto::verify(
+                key.key_shape,
+                &public,
+                algorithm,
+                MessageType::Raw,
+                message,
+                signature,
+            )? {
+                return Ok(Some(version.version.id));
+            }
+        }
+        Ok(None)
     }
 
     /// Checks `details`' signature with `key`'s named version: `Verify` once the key is

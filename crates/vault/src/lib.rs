@@ -24,6 +24,7 @@ use portcullis_store::{Store, Txn};
 
 pub mod at_rest;
 pub mod crypto;
+pub mod import;
 pub mod model;
 pub mod root_file;
 pub mod secrets;
@@ -85,6 +86,30 @@ pub(crate) struct StoredKeyVersion {
     /// base64 SubjectPublicKeyInfo DER of asymmetric keys (for Verify)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) public_key_der: Option<String>,
+}
+
+/// Where a new key version's material comes from
+pub(crate) enum Source {
+    /// Made here
+    Generated,
+    /// Brought by the caller, wrapped under the vault's wrapping key
+    Wrapped(model::WrappedImportKey),
+}
+
+impl Source {
+    /// The operation the caller is authorized for: making or importing
+    fn operation(&self, generated: &'static str, imported: &'static str) -> &'static str {
+        match self {
+            Source::Generated => generated,
+            Source::Wrapped(_) => imported,
+        }
+    }
+}
+
+/// A new version's material and its `origin` (`INTERNAL` or `EXTERNAL`)
+pub(crate) struct Material {
+    material: KeyMaterial,
+    origin: &'static str,
 }
 
 /// Unwrapped material kept for reuse, so that a Secret write does not unwrap twice. The
@@ -568,6 +593,19 @@ impl VaultService {
         vault_id: &str,
         details: CreateKeyDetails,
     ) -> VaultResult<Versioned<Key>> {
+        self.create_key_from(caller, vault_id, details, Source::Generated)
+            .await
+    }
+
+    /// `CreateKey` and `ImportKey`: the same checks and records, with material made here or
+    /// unwrapped from the caller's
+    pub(crate) async fn create_key_from(
+        &self,
+        caller: &Principal,
+        vault_id: &str,
+        details: CreateKeyDetails,
+        source: Source,
+    ) -> VaultResult<Versioned<Key>> {
         let compartment = require_ocid(details.compartment_id.as_deref(), "compartmentId")?;
         let name = display_name(details.display_name, "key")?;
         let shape = details
@@ -587,7 +625,7 @@ impl VaultService {
         let vault = self.active_vault(vault_id).await?;
         self.identity.authorize(
             caller,
-            "CreateKey",
+            source.operation("CreateKey", "ImportKey"),
             &compartment,
             &Variables::new().with("target.vault.id", vault.id.as_str()),
         )?;
@@ -598,9 +636,8 @@ impl VaultService {
             .ok_or(IdentityError::NotAuthorizedOrNotFound)?;
         let id = Ocid::generate_scoped("key", Some(self.region()), &vault_extension(&vault.id))
             .into_string();
-        let (version, material) = self
-            .new_version(&id, &compartment, &vault.id, shape)
-            .await?;
+        let material = self.material_from(&vault.id, shape, source).await?;
+        let (version, material) = self.new_version(&id, &compartment, &vault.id, material)?;
         let key = Key {
             compartment_id: compartment.clone(),
             current_key_version: version.version.id.clone(),
@@ -630,24 +667,46 @@ impl VaultService {
         );
         let revision = commit_or(self.store(), txn, || IdentityError::Conflict).await?;
         self.remember(&id, &version.version.id, material);
-        tracing::info!(target: "portcullis::audit", principal = %caller.describe(), key = %id, vault = %vault.id, algorithm = ?shape.algorithm, "key created");
+        tracing::info!(target: "portcullis::audit", principal = %caller.describe(), key = %id, vault = %vault.id, algorithm = ?shape.algorithm, origin = %version.version.origin, "key created");
         Ok(Versioned {
             value: key,
             etag: etag(revision),
         })
     }
 
-    /// Makes material for a new version and wraps it (RSA generation runs off the runtime)
-    async fn new_version(
+    /// Makes a new version's material: generated (RSA generation runs off the runtime) or
+    /// unwrapped from an import
+    async fn material_from(
+        &self,
+        vault_id: &str,
+        shape: KeyShape,
+        source: Source,
+    ) -> VaultResult<Material> {
+        match source {
+            Source::Generated => {
+                let material = tokio::task::spawn_blocking(move || KeyMaterial::generate(shape))
+                    .await
+                    .map_err(|_| KmsError::Crypto("key generation was interrupted"))??;
+                Ok(Material {
+                    material,
+                    origin: "INTERNAL",
+                })
+            }
+            Source::Wrapped(wrapped) => Ok(Material {
+                material: self.open_import(vault_id, shape, wrapped).await?,
+                origin: "EXTERNAL",
+            }),
+        }
+    }
+
+    /// Wraps a new version's material under the root key
+    fn new_version(
         &self,
         key_id: &str,
         compartment: &str,
         vault_id: &str,
-        shape: KeyShape,
+        Material { material, origin }: Material,
     ) -> VaultResult<(StoredKeyVersion, Arc<KeyMaterial>)> {
-        let material = tokio::task::spawn_blocking(move || KeyMaterial::generate(shape))
-            .await
-            .map_err(|_| KmsError::Crypto("key generation was interrupted"))??;
         let id = Ocid::generate("keyversion", Some(self.region())).into_string();
         let wrapped = self.root.wrap(&id, material.secret_bytes())?;
         let public_der = material.public_key_der()?;
@@ -658,7 +717,7 @@ impl VaultService {
                 key_id: key_id.to_owned(),
                 public_key: material.public_key_pem()?,
                 lifecycle_state: KeyState::Enabled,
-                origin: "INTERNAL".into(),
+                origin: origin.into(),
                 time_created: now(),
                 time_of_deletion: None,
                 vault_id: vault_id.to_owned(),
@@ -852,17 +911,31 @@ impl VaultService {
         id: &str,
         vault: Option<&str>,
     ) -> VaultResult<KeyVersion> {
+        self.create_key_version_from(caller, id, vault, Source::Generated)
+            .await
+    }
+
+    /// `CreateKeyVersion` and `ImportKeyVersion`
+    pub(crate) async fn create_key_version_from(
+        &self,
+        caller: &Principal,
+        id: &str,
+        vault: Option<&str>,
+        source: Source,
+    ) -> VaultResult<KeyVersion> {
         let (mut key, revision) = self.load_key_in(id, vault).await?;
         self.identity.authorize(
             caller,
-            "CreateKeyVersion",
+            source.operation("CreateKeyVersion", "ImportKeyVersion"),
             &key.compartment_id,
             &key_target(&key),
         )?;
         require_enabled(&key)?;
-        let (version, material) = self
-            .new_version(&key.id, &key.compartment_id, &key.vault_id, key.key_shape)
+        let material = self
+            .material_from(&key.vault_id, key.key_shape, source)
             .await?;
+        let (version, material) =
+            self.new_version(&key.id, &key.compartment_id, &key.vault_id, material)?;
         key.current_key_version = version.version.id.clone();
         let txn = Txn::new()
             .require_revision(key_key(&key.id), revision)
@@ -889,12 +962,20 @@ impl VaultService {
             &key.compartment_id,
             &key_target(&key),
         )?;
+        let versions = self.stored_versions(id).await?;
+        Ok(page(
+            versions.into_iter().map(|v| v.version).collect(),
+            query,
+        )?)
+    }
+
+    /// Every version of a key, as stored
+    pub(crate) async fn stored_versions(&self, key_id: &str) -> VaultResult<Vec<StoredKeyVersion>> {
         let mut versions = Vec::new();
-        for entry in self.store().list_all(&version_key(id, "")).await? {
-            let stored: StoredKeyVersion = decode(&entry.value)?;
-            versions.push(stored.version);
+        for entry in self.store().list_all(&version_key(key_id, "")).await? {
+            versions.push(decode(&entry.value)?);
         }
-        Ok(page(versions, query)?)
+        Ok(versions)
     }
 
     /// `GetKeyVersion`

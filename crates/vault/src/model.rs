@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use portcullis_kms::import::WrappingAlgorithm;
 use portcullis_kms::{KeyShape, ProtectionMode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -217,6 +218,64 @@ pub struct CreateKeyDetails {
     pub is_auto_rotation_enabled: Option<bool>,
 }
 
+/// `WrappedImportKey`: key material wrapped under the vault's wrapping key
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WrappedImportKey {
+    /// base64 of the wrapped material
+    pub key_material: Option<String>,
+    /// How it was wrapped
+    pub wrapping_algorithm: Option<WrappingAlgorithm>,
+}
+
+/// `ImportKeyDetails`: `CreateKeyDetails` with the material brought along
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportKeyDetails {
+    /// Compartment
+    pub compartment_id: Option<String>,
+    /// Display name
+    pub display_name: Option<String>,
+    /// Algorithm and length; the material must match it
+    pub key_shape: Option<KeyShape>,
+    /// `SOFTWARE` (the default `HSM` is refused with a clear error)
+    pub protection_mode: Option<ProtectionMode>,
+    /// The material
+    pub wrapped_import_key: Option<WrappedImportKey>,
+    /// Refused when true, as for `CreateKey`
+    pub is_auto_rotation_enabled: Option<bool>,
+    /// Free-form tags
+    pub freeform_tags: Option<FreeformTags>,
+    /// Defined tags
+    pub defined_tags: Option<DefinedTags>,
+}
+
+/// `ImportKeyVersionDetails`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportKeyVersionDetails {
+    /// The material of the new version
+    pub wrapped_import_key: Option<WrappedImportKey>,
+}
+
+/// `WrappingKey`: the public half of a vault's RSA-4096 import key
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WrappingKey {
+    /// The vault's compartment
+    pub compartment_id: String,
+    /// OCID
+    pub id: String,
+    /// Always `ENABLED`
+    pub lifecycle_state: KeyState,
+    /// PEM SubjectPublicKeyInfo
+    pub public_key: String,
+    /// RFC 3339
+    pub time_created: String,
+    /// The vault
+    pub vault_id: String,
+}
+
 /// `KeyVersion`
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -232,7 +291,7 @@ pub struct KeyVersion {
     pub public_key: Option<String>,
     /// State
     pub lifecycle_state: KeyState,
-    /// `INTERNAL`: made here
+    /// `INTERNAL`: made here; `EXTERNAL`: imported
     pub origin: String,
     /// RFC 3339
     pub time_created: String,

@@ -44,6 +44,32 @@ pub(crate) enum ManagementCommand {
         #[command(subcommand)]
         command: KeyVersionCommand,
     },
+    /// The vault's RSA-4096 wrapping key, for importing keys
+    WrappingKey {
+        #[command(subcommand)]
+        command: WrappingKeyCommand,
+    },
+}
+
+/// `kms management wrapping-key`
+#[derive(Debug, Subcommand)]
+pub(crate) enum WrappingKeyCommand {
+    /// Get the vault's public wrapping key (send to the management endpoint)
+    Get,
+}
+
+/// The material of an imported key or key version: wrapped already, as `oci` takes it, or
+/// a key file this CLI wraps under the vault's wrapping key itself
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct ImportMaterial {
+    /// `{"keyMaterial": "<base64>", "wrappingAlgorithm": "RSA_OAEP_AES_SHA256"}`
+    #[arg(long)]
+    wrapped_import_key: Option<String>,
+    /// A private key (PKCS#8, PEM or DER) or raw AES key bytes; fetched wrapping key,
+    /// RSA_OAEP_AES_SHA256, then imported
+    #[arg(long)]
+    key_file: Option<std::path::PathBuf>,
 }
 
 /// Options shared by list commands
@@ -128,6 +154,23 @@ pub(crate) enum KeyCommand {
         #[arg(long)]
         protection_mode: Option<String>,
     },
+    /// Import a key: bring your own material, wrapped under the vault's wrapping key
+    Import {
+        /// The compartment
+        #[arg(long)]
+        compartment_id: String,
+        /// Display name
+        #[arg(long)]
+        display_name: String,
+        /// `{"algorithm": "RSA", "length": 256}`: must match the material
+        #[arg(long)]
+        key_shape: String,
+        /// SOFTWARE (the default here; HSM needs a hardware module)
+        #[arg(long)]
+        protection_mode: Option<String>,
+        #[command(flatten)]
+        material: ImportMaterial,
+    },
     /// Get a key
     Get {
         /// The key
@@ -172,6 +215,14 @@ pub(crate) enum KeyVersionCommand {
         /// The key
         #[arg(long)]
         key_id: String,
+    },
+    /// Rotate to imported material
+    Import {
+        /// The key
+        #[arg(long)]
+        key_id: String,
+        #[command(flatten)]
+        material: ImportMaterial,
     },
     /// Get a key version (with its public key, for asymmetric keys)
     Get {
@@ -598,6 +649,33 @@ async fn management(client: &Client, command: ManagementCommand) -> anyhow::Resu
                 )
                 .await
             }
+            KeyCommand::Import {
+                compartment_id,
+                display_name,
+                key_shape,
+                protection_mode,
+                material,
+            } => {
+                let body = object(vec![
+                    ("compartmentId", Some(json!(compartment_id))),
+                    ("displayName", Some(json!(display_name))),
+                    ("keyShape", Some(json_arg("key-shape", &key_shape)?)),
+                    ("protectionMode", protection_mode.map(Value::String)),
+                    (
+                        "wrappedImportKey",
+                        Some(wrapped_import_key(client, material).await?),
+                    ),
+                ]);
+                show(
+                    client,
+                    Method::POST,
+                    "/20180608/keys/import",
+                    &[],
+                    Some(body),
+                    None,
+                )
+                .await
+            }
             KeyCommand::Get { key_id } => {
                 show(
                     client,
@@ -636,10 +714,28 @@ async fn management(client: &Client, command: ManagementCommand) -> anyhow::Resu
                 show(client, Method::POST, &path, &[], None, None).await
             }
         },
+        M::WrappingKey {
+            command: WrappingKeyCommand::Get,
+        } => {
+            show(
+                client,
+                Method::GET,
+                "/20180608/wrappingKeys",
+                &[],
+                None,
+                None,
+            )
+            .await
+        }
         M::KeyVersion { command } => match command {
             KeyVersionCommand::Create { key_id } => {
                 let path = format!("/20180608/keys/{key_id}/keyVersions");
                 show(client, Method::POST, &path, &[], None, None).await
+            }
+            KeyVersionCommand::Import { key_id, material } => {
+                let body = json!({"wrappedImportKey": wrapped_import_key(client, material).await?});
+                let path = format!("/20180608/keys/{key_id}/keyVersions/import");
+                show(client, Method::POST, &path, &[], Some(body), None).await
             }
             KeyVersionCommand::Get {
                 key_id,
@@ -654,6 +750,41 @@ async fn management(client: &Client, command: ManagementCommand) -> anyhow::Resu
             }
         },
     }
+}
+
+/// `wrappedImportKey` from `--wrapped-import-key`, or made from `--key-file`: the file's
+/// DER (a PEM private key is decoded first) wrapped under the vault's wrapping key
+async fn wrapped_import_key(client: &Client, material: ImportMaterial) -> anyhow::Result<Value> {
+    use base64::Engine as _;
+    use portcullis_kms::import::{WrappingAlgorithm, wrap_for_import};
+    if let Some(text) = material.wrapped_import_key {
+        return json_arg("wrapped-import-key", &text);
+    }
+    let path = material
+        .key_file
+        .context("give --wrapped-import-key or --key-file")?;
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    let der = portcullis_kms::material::pem_or_der(&bytes, "PRIVATE KEY")
+        .map(zeroize::Zeroizing::new)
+        .context("the key file is PEM but not a `PRIVATE KEY` (PKCS#8) block; convert it with `openssl pkcs8 -topk8 -nocrypt`")?;
+    let reply = client
+        .call(Method::GET, "/20180608/wrappingKeys", &[], None, None)
+        .await?;
+    if !(200..300).contains(&reply.status) {
+        anyhow::bail!("GetWrappingKey failed ({}): {}", reply.status, reply.body);
+    }
+    let public = reply
+        .body
+        .get("publicKey")
+        .and_then(Value::as_str)
+        .context("GetWrappingKey answered without `publicKey`")?;
+    let wrapped = wrap_for_import(public.as_bytes(), WrappingAlgorithm::RsaOaepAesSha256, &der)?;
+    Ok(json!({
+        "keyMaterial": base64::engine::general_purpose::STANDARD.encode(wrapped),
+        "wrappingAlgorithm": "RSA_OAEP_AES_SHA256",
+    }))
 }
 
 async fn sign(client: &Client, args: SignArgs) -> anyhow::Result<i32> {

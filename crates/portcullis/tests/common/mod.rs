@@ -94,3 +94,20 @@ pub(crate) fn create_cluster_with(server: &Server, name: &str, extra: &[&str]) -
         .expect("a cluster id")
         .to_owned()
 }
+
+/// Sends an API request that must succeed; returns its body
+pub(crate) async fn ok(
+    api: &ApiClient,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let reply = api.send(method, path, body).await;
+    assert!(
+        reply.status < 300,
+        "{method} {path}: {} {}",
+        reply.status,
+        reply.body
+    );
+    reply.body
+}
