@@ -211,6 +211,10 @@ mod tests {
         assert!(!public.verify(b"hellO", &signature));
         let reparsed = ApiPrivateKey::from_pem(key.to_pkcs8_pem()).unwrap();
         assert_eq!(reparsed.public_key().unwrap(), public);
+        // With the label line OCI asks key files to end with.
+        let labelled = format!("{}OCI_API_KEY\n", key.to_pkcs8_pem());
+        let reparsed = ApiPrivateKey::from_pem(&labelled).unwrap();
+        assert_eq!(reparsed.public_key().unwrap(), public);
         let from_pem = ApiPublicKey::from_pem(&public.to_pem()).unwrap();
         assert_eq!(from_pem.fingerprint(), public.fingerprint());
         let fp = public.fingerprint();

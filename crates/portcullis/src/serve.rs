@@ -219,7 +219,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         &args.tenancy_name,
         &args.region,
         |key, tenancy, user, fingerprint| {
-            tls::write_private(&key_file, key.to_pkcs8_pem().as_bytes())
+            // The label line is OCI's marker of an API signing key; `oci` warns on every
+            // call about a key file without it.
+            let pem = zeroize::Zeroizing::new(format!("{}OCI_API_KEY\n", key.to_pkcs8_pem()));
+            tls::write_private(&key_file, pem.as_bytes())
                 .map_err(|e| format!("{}: {e}", key_file.display()))?;
             let text = config_text(
                 user,

@@ -595,17 +595,21 @@ impl ScanningService {
 
     // ----- retention ------------------------------------------------------------------
 
-    /// Deletes results older than 13 months, with the pointers to them; returns how many
+    /// Deletes results older than 13 months, with the pointers to them and the package
+    /// inventories of images left with no result; returns how many results
     pub async fn prune(&self) -> VssResult<usize> {
         let mut finished = Vec::new();
+        let mut images = std::collections::HashMap::new();
         for entry in self.store().list_all(keys::RESULTS).await? {
             #[derive(Deserialize)]
             #[serde(rename_all = "camelCase")]
             struct Finished {
                 id: String,
+                image: String,
                 time_finished: String,
             }
             if let Ok(result) = serde_json::from_slice::<Finished>(&entry.value) {
+                images.insert(result.id.clone(), result.image);
                 finished.push((result.id, result.time_finished));
             }
         }
@@ -617,11 +621,23 @@ impl ScanningService {
         let mut doomed: Vec<String> = old.iter().map(|id| keys::result(id)).collect();
         let mut pointers = self.store().list_all(keys::LATEST).await?;
         pointers.extend(self.store().list_all("vss/image-latest/").await?);
+        // Digests some kept result still points at: their inventories stay for rescans.
+        let mut kept_digests = std::collections::BTreeSet::new();
         for entry in pointers {
             if old.contains(String::from_utf8_lossy(&entry.value).as_ref()) {
                 doomed.push(entry.key);
+            } else if let Some((_, digest)) = entry.key.rsplit_once('@') {
+                kept_digests.insert(digest.to_owned());
             }
         }
+        // An image whose every result aged out is not rescanned from a kept inventory
+        // any more (a later scan reads its layers again), so the inventory goes too.
+        let orphaned: std::collections::BTreeSet<&String> = old
+            .iter()
+            .filter_map(|id| images.get(id))
+            .filter(|digest| !kept_digests.contains(*digest))
+            .collect();
+        doomed.extend(orphaned.iter().map(|digest| keys::inventory(digest)));
         for chunk in doomed.chunks(100) {
             let txn = chunk
                 .iter()
@@ -630,6 +646,7 @@ impl ScanningService {
         }
         tracing::info!(
             results = old.len(),
+            inventories = orphaned.len(),
             "pruned scan results older than 13 months"
         );
         Ok(old.len())
