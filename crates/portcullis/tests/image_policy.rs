@@ -1080,24 +1080,6 @@ fn wait_until(mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A tar layer with one Python package's metadata
-fn python_layer(name: &str, version: &str) -> Vec<u8> {
-    let text = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(text.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder
-        .append_data(
-            &mut header,
-            format!("usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA"),
-            text.as_bytes(),
-        )
-        .unwrap();
-    builder.into_inner().unwrap()
-}
-
 /// The vulnerability gate: an image whose latest scan has an open problem at or above the
 /// cluster's threshold is refused, naming the advisory, until the repository's allowlist
 /// accepts it
@@ -1129,7 +1111,7 @@ async fn the_vulnerability_gate_refuses_images_with_open_problems() {
     let api = server.admin();
     let host = server.endpoint().trim_start_matches("https://").to_owned();
     let registry = Registry::login_to(&server, REPO).await;
-    let layer = python_layer("pcdemo-alpha", "1.0");
+    let layer = common::registry::python_layer(&[("pcdemo-alpha", "1.0")]);
     let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux"})).unwrap();
     let config_digest = registry.push_blob(REPO, &config).await;
     let layer_digest = registry.push_blob(REPO, &layer).await;

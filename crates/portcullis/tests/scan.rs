@@ -51,11 +51,6 @@ fn portcullis(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    portcullis_distribution::Digest::of(portcullis_distribution::Algorithm::Sha256, bytes)
-        .to_string()
-}
-
 /// A gzip'd tar of (path, bytes) files
 fn layer(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
@@ -72,34 +67,6 @@ fn layer(files: &[(String, Vec<u8>)]) -> Vec<u8> {
             .unwrap();
     }
     builder.into_inner().unwrap().finish().unwrap()
-}
-
-/// Writes an OCI layout holding one image of `layers`, tagged `v1`
-fn oci_layout(dir: &Path, layers: &[Vec<u8>]) {
-    let blobs = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let put = |bytes: &[u8]| {
-        let digest = sha256(bytes);
-        std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes).unwrap();
-        digest
-    };
-    let descriptors: Vec<Value> = layers
-        .iter()
-        .map(|l| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(l), "size": l.len()}))
-        .collect();
-    let config = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).to_string();
-    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(config.as_bytes()), "size": config.len()},
-        "layers": descriptors}).to_string();
-    let digest = put(manifest.as_bytes());
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    std::fs::write(
-        dir.join("index.json"),
-        json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
-            "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]})
-        .to_string(),
-    )
-    .unwrap();
 }
 
 /// `*.dist-info/METADATA` of each wheel, downloaded by pip from PyPI
@@ -276,7 +243,7 @@ async fn a_real_image_is_scanned_and_its_language_findings_match_an_independent_
     // The last layer deletes minimist, as `RUN rm -r node_modules/minimist` would.
     let whiteout = vec![("srv/app/node_modules/.wh.minimist".to_owned(), Vec::new())];
     let image = work.path().join("image");
-    oci_layout(
+    common::registry::oci_layout(
         &image,
         &[
             layer(&os),

@@ -48,29 +48,9 @@ fn advisory(id: &str, cve: &str, package: &str, modified: &str, withdrawn: bool)
     record
 }
 
-/// A tar layer holding Python metadata for each (name, version)
-fn layer(packages: &[(&str, &str)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, version) in packages {
-        let text = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(
-                &mut header,
-                format!("usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA"),
-                text.as_bytes(),
-            )
-            .unwrap();
-    }
-    builder.into_inner().unwrap()
-}
-
 /// Pushes an image of one layer under `tag`; returns its digest
 async fn push(registry: &Registry, tag: &str, packages: &[(&str, &str)]) -> String {
-    let layer = layer(packages);
+    let layer = common::registry::python_layer(packages);
     let config = serde_json::to_vec(&json!({
         "architecture": "amd64", "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [common::registry::digest(&layer)]},
@@ -554,7 +534,7 @@ async fn a_long_rescan_queue_starves_neither_pushes_nor_the_api() {
     let admin = server.admin();
     let registry = Registry::login_to(&server, REPO).await;
     // Many images sharing one layer (so the store, not the disk, is what grows).
-    let layer = layer(&[("pcdemo-beta", "1.0")]);
+    let layer = common::registry::python_layer(&[("pcdemo-beta", "1.0")]);
     let layer_digest = registry.push_blob(REPO, &layer).await;
     for i in 0..IMAGES {
         let config =

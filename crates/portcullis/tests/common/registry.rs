@@ -1,5 +1,7 @@
 //! A client of the registry for the tests: login through the token endpoint, pushes.
 
+use std::path::Path;
+
 use portcullis_distribution::{Algorithm, Digest};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -168,4 +170,53 @@ pub(crate) async fn error_code(response: Response) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Writes an OCI layout holding one image of `layers`, tagged `v1`
+pub(crate) fn oci_layout(dir: &Path, layers: &[Vec<u8>]) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = self::digest(bytes);
+        std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes).unwrap();
+        digest
+    };
+    let descriptors: Vec<Value> = layers
+        .iter()
+        .map(|l| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(l), "size": l.len()}))
+        .collect();
+    let config = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).to_string();
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(config.as_bytes()), "size": config.len()},
+        "layers": descriptors}).to_string();
+    let digest = put(manifest.as_bytes());
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
+            "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]})
+        .to_string(),
+    )
+    .unwrap();
+}
+
+/// An uncompressed tar layer holding Python metadata for each (name, version): what the
+/// scanner reads as installed packages
+pub(crate) fn python_layer(packages: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, version) in packages {
+        let text = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(
+                &mut header,
+                format!("usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA"),
+                text.as_bytes(),
+            )
+            .unwrap();
+    }
+    builder.into_inner().unwrap()
 }
