@@ -381,6 +381,9 @@ pub struct Decision {
     pub break_glass: bool,
     /// Admitted only because the cluster audits instead of enforcing
     pub audited: bool,
+    /// Admitted, with something the client should hear (an image inside its
+    /// vulnerability grace period)
+    pub notes: Vec<String>,
 }
 
 impl Decision {
@@ -392,7 +395,51 @@ impl Decision {
             break_glass: refused && break_glass,
             audited: refused && !break_glass && policy.mode == Mode::Audit,
             denials,
+            notes: Vec::new(),
         }
+    }
+
+    /// An admission with nothing to say
+    pub fn allow() -> Decision {
+        Decision {
+            allowed: true,
+            denials: Vec::new(),
+            break_glass: false,
+            audited: false,
+            notes: Vec::new(),
+        }
+    }
+
+    /// A refusal of everything in the object, for `reason`
+    pub fn refuse(what: &str, reason: String) -> Decision {
+        Decision {
+            allowed: false,
+            denials: vec![(what.to_owned(), reason)],
+            break_glass: false,
+            audited: false,
+            notes: Vec::new(),
+        }
+    }
+
+    /// The same decision, carrying `notes`
+    #[must_use]
+    pub fn with_notes(mut self, notes: Vec<String>) -> Decision {
+        self.notes = notes;
+        self
+    }
+
+    /// What the client is warned of (kube-apiserver's `Warning` headers, an admission
+    /// response's `warnings`): a break-glass or audit-mode admission, and the notes
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.break_glass {
+            warnings.push(format!("admitted by break-glass: {}", self.message()));
+        }
+        if self.audited {
+            warnings.push(format!("audit mode, would be refused: {}", self.message()));
+        }
+        warnings.extend(self.notes.iter().cloned());
+        warnings
     }
 
     /// The refusal as kubectl shows it: every refused image with its reason

@@ -93,20 +93,16 @@ impl AdmissionReview {
 }
 
 /// The answer to a review: allowed or refused with the decision's message; admissions that
-/// only break-glass or audit mode let through carry a warning and an audit annotation
+/// only break-glass or audit mode let through carry a warning and an audit annotation, and
+/// the decision's notes are warnings too
 pub fn response(uid: &str, decision: &Decision) -> Value {
     let mut annotations = BTreeMap::new();
-    let mut warnings = Vec::new();
+    let warnings = decision.warnings();
     if decision.break_glass {
         annotations.insert("image-policy.portcullis.dev/break-glass", "true".to_owned());
-        warnings.push(format!("admitted by break-glass: {}", decision.message()));
     }
     if decision.audited {
         annotations.insert("image-policy.portcullis.dev/audit", decision.message());
-        warnings.push(format!(
-            "audit mode, would be refused: {}",
-            decision.message()
-        ));
     }
     let mut response = serde_json::Map::new();
     response.insert("uid".into(), json!(uid));

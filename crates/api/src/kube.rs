@@ -87,8 +87,11 @@ pub(crate) async fn handle(
     Path((cluster_id, rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    match serve(&state, &cluster_id, &rest, request).await {
-        Ok(response) => response,
+    // Warnings raised deep in the request (admission) go out as `Warning` headers.
+    let (served, warnings) =
+        portcullis_kube::warnings::collect(serve(&state, &cluster_id, &rest, request)).await;
+    match served {
+        Ok(response) => with_warnings(response, &warnings),
         Err(error) => kube_error(&error),
     }
 }
@@ -303,9 +306,20 @@ fn check_fields(
 
 fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for warning in warnings {
+        // A header value is visible ASCII: anything else (a UTF-8 image name) becomes `?`.
+        let text: String = warning
+            .chars()
+            .map(|c| {
+                if c == ' ' || c.is_ascii_graphic() {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
         if let Ok(value) = HeaderValue::from_str(&format!(
             "299 - \"{}\"",
-            warning.replace('\\', "\\\\").replace('"', "\\\"")
+            text.replace('\\', "\\\\").replace('"', "\\\"")
         )) {
             response.headers_mut().append("warning", value);
         }

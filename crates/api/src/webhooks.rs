@@ -251,12 +251,7 @@ pub(crate) async fn admit(
         Ok(request) => request,
         Err(e) => return bad(&e.to_string()),
     };
-    let allowed = portcullis_admission::Decision {
-        allowed: true,
-        denials: Vec::new(),
-        break_glass: false,
-        audited: false,
-    };
+    let allowed = portcullis_admission::Decision::allow();
     let decision = match (&request.object, request.operation.as_str()) {
         (Some(object), "CREATE" | "UPDATE") => match state
             .imagepolicy
@@ -267,27 +262,17 @@ pub(crate) async fn admit(
             Ok(None) => allowed,
             Err(e) => {
                 tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, kind = %request.kind.kind, error = %e, "admission denied: the image verification policy could not be evaluated");
-                portcullis_admission::Decision {
-                    allowed: false,
-                    denials: vec![(
-                        "(all)".into(),
-                        format!("the policy could not be evaluated ({e}); it fails closed"),
-                    )],
-                    break_glass: false,
-                    audited: false,
-                }
+                portcullis_admission::Decision::refuse(
+                    "(all)",
+                    format!("the policy could not be evaluated ({e}); it fails closed"),
+                )
             }
         },
         // A create or replace that carries no object cannot be checked: refused.
-        (None, "CREATE" | "UPDATE") => portcullis_admission::Decision {
-            allowed: false,
-            denials: vec![(
-                "(none)".into(),
-                "the review carries no object to check".into(),
-            )],
-            break_glass: false,
-            audited: false,
-        },
+        (None, "CREATE" | "UPDATE") => portcullis_admission::Decision::refuse(
+            "(none)",
+            "the review carries no object to check".into(),
+        ),
         _ => allowed,
     };
     Json(portcullis_admission::review::response(

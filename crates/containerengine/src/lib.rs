@@ -149,6 +149,18 @@ fn check_image_policy(config: &ImagePolicyConfig) -> IdentityResult<()> {
             "`imagePolicyConfig.vulnerabilitySeverityThreshold` must be LOW, MEDIUM, HIGH or CRITICAL, not {threshold}"
         )));
     }
+    if let Some(days) = config.vulnerability_grace_period_days {
+        if !(1..=90).contains(&days) {
+            return Err(IdentityError::InvalidParameter(format!(
+                "`imagePolicyConfig.vulnerabilityGracePeriodDays` must be 1 to 90, not {days}"
+            )));
+        }
+        if config.vulnerability_severity_threshold.is_none() {
+            return Err(IdentityError::InvalidParameter(
+                "`imagePolicyConfig.vulnerabilityGracePeriodDays` needs `vulnerabilitySeverityThreshold`".into(),
+            ));
+        }
+    }
     Ok(())
 }
 

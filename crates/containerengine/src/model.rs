@@ -132,6 +132,11 @@ pub struct ImagePolicyConfig {
     /// severity (`LOW`, `MEDIUM`, `HIGH`, `CRITICAL`); allowlisted problems do not count
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vulnerability_severity_threshold: Option<String>,
+    /// Portcullis: days (1 to 90) an image may still be deployed after a scan first finds
+    /// a problem at or above the threshold in it, with a warning instead of a refusal, so
+    /// that an advisory published overnight does not stop every restart at once
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerability_grace_period_days: Option<u32>,
 }
 
 /// One key of an image policy

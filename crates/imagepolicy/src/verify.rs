@@ -51,6 +51,16 @@ fn threshold_of(cluster: &Cluster) -> Option<portcullis_osv::Severity> {
         .and_then(portcullis_osv::Severity::parse)
 }
 
+/// When a problem first found at `first_detected` stops being let through, under a grace
+/// period of `grace`; `None` (no grace, or a time that does not parse) means it refuses now
+fn grace_until(
+    first_detected: &str,
+    grace: Option<jiff::SignedDuration>,
+) -> Option<jiff::Timestamp> {
+    let first: jiff::Timestamp = first_detected.parse().ok()?;
+    first.checked_add(grace?).ok()
+}
+
 /// The denial for a cluster that may not pull from `repository`, naming OKE's policy
 fn cannot_read(cluster: &Cluster, repository: &RepositoryName) -> String {
     format!(
@@ -91,6 +101,8 @@ impl ImagePolicyService {
                 tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, kind, name, reasons = %decision.message(), "image policy bypassed by break-glass");
             } else if decision.audited {
                 tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, kind, name, reasons = %decision.message(), "image policy in audit mode: enforcement would deny");
+            } else if !decision.notes.is_empty() && decision.allowed {
+                tracing::warn!(target: "portcullis::audit", cluster = %cluster.id, kind, name, notes = %decision.notes.join("; "), "image admitted inside its vulnerability grace period");
             } else if !decision.allowed {
                 tracing::info!(target: "portcullis::audit", cluster = %cluster.id, kind, name, keys = ?policy_of(&cluster).keys, reasons = %decision.message(), "admission denied by the image verification policy");
             }
@@ -157,6 +169,7 @@ impl ImagePolicyService {
                 "breakGlass": decision.as_ref().is_some_and(|d| d.break_glass),
                 "audited": decision.as_ref().is_some_and(|d| d.audited),
                 "denials": denials,
+                "warnings": decision.as_ref().map(Decision::warnings).unwrap_or_default(),
             }));
         }
         Ok(serde_json::json!({
@@ -189,6 +202,7 @@ impl ImagePolicyService {
         let principal = ContainerEngine::cluster_principal(&cluster);
         let threshold = threshold_of(&cluster);
         let mut denials = Vec::new();
+        let mut notes = Vec::new();
         for (image, check) in plan(&policy, &uses, &self.registry_hosts) {
             match check {
                 Check::Pass { .. } => {}
@@ -206,19 +220,18 @@ impl ImagePolicyService {
                     }
                 }
             }
-            if let Some(threshold) = threshold
-                && let Err(reason) = self
+            if let Some(threshold) = threshold {
+                match self
                     .vulnerability_gate(&cluster, &principal, &image, threshold)
                     .await
-            {
-                denials.push((image, reason));
+                {
+                    Ok(None) => {}
+                    Ok(Some(note)) => notes.push(note),
+                    Err(reason) => denials.push((image, reason)),
+                }
             }
         }
-        Some(Decision::new(
-            &policy,
-            denials,
-            is_break_glass(kind, object),
-        ))
+        Some(Decision::new(&policy, denials, is_break_glass(kind, object)).with_notes(notes))
     }
 
     /// `Err` naming the advisories when the image from this registry (by digest; for an
@@ -230,12 +243,12 @@ impl ImagePolicyService {
         principal: &Principal,
         image: &str,
         threshold: portcullis_osv::Severity,
-    ) -> Result<(), String> {
+    ) -> Result<Option<String>, String> {
         let Ok(parsed) = portcullis_admission::ImageRef::parse(image) else {
-            return Ok(());
+            return Ok(None);
         };
         if !portcullis_admission::is_ours(&parsed.registry, &self.registry_hosts) {
-            return Ok(());
+            return Ok(None);
         }
         // A tag can move after admission; the gate judges a digest.
         let Some(digest) = parsed.digest.clone() else {
@@ -343,33 +356,50 @@ impl ImagePolicyService {
                     })
             })
         };
+        let grace = cluster
+            .image_policy_config
+            .vulnerability_grace_period_days
+            .map(|days| jiff::SignedDuration::from_hours(i64::from(days) * 24));
         let mut over: Vec<String> = Vec::new();
+        let mut in_grace: Vec<String> = Vec::new();
+        let mut grace_ends: Option<jiff::Timestamp> = None;
         for result in &results {
-            over.extend(
-                result
-                    .problems
-                    .iter()
-                    .filter(|p| {
-                        matches!(
-                            p.state,
-                            portcullis_scanning::ProblemState::Open
-                                | portcullis_scanning::ProblemState::NotApplicable
-                        ) && p.severity >= threshold
-                            && !accepted(p)
-                    })
-                    .map(|p| format!("{} ({}, scan {})", p.name, p.severity.as_str(), result.id)),
-            );
+            let reaching = result.problems.iter().filter(|p| {
+                matches!(
+                    p.state,
+                    portcullis_scanning::ProblemState::Open
+                        | portcullis_scanning::ProblemState::NotApplicable
+                ) && p.severity >= threshold
+                    && !accepted(p)
+            });
+            for p in reaching {
+                let name = format!("{} ({}, scan {})", p.name, p.severity.as_str(), result.id);
+                match grace_until(&p.time_first_detected, grace).filter(|until| *until > now) {
+                    Some(until) => {
+                        in_grace.push(name);
+                        grace_ends = Some(grace_ends.map_or(until, |e| e.min(until)));
+                    }
+                    None => over.push(name),
+                }
+            }
         }
         over.dedup();
-        if over.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
+        in_grace.dedup();
+        if !over.is_empty() {
+            return Err(format!(
                 "its latest scan has open problems at or above {}: {}",
                 threshold.as_str(),
                 over.join(", ")
-            ))
+            ));
         }
+        Ok(grace_ends.map(|until| {
+            format!(
+                "image {image}: its latest scan has open problems at or above {} ({}), admitted until the vulnerability grace period ends at {}",
+                threshold.as_str(),
+                in_grace.join(", "),
+                until.strftime("%Y-%m-%dT%H:%M:%SZ")
+            )
+        }))
     }
 
     /// `Ok` when one signature by one of `keys` over the image verifies, checked as the
@@ -501,7 +531,12 @@ impl portcullis_kube::admission::Admission for ImagePolicyService {
     ) -> Result<(), KubeError> {
         match self.review(cluster, kind, object).await {
             Ok(None) => Ok(()),
-            Ok(Some(decision)) if decision.allowed => Ok(()),
+            Ok(Some(decision)) if decision.allowed => {
+                for warning in decision.warnings() {
+                    portcullis_kube::warnings::warn(warning);
+                }
+                Ok(())
+            }
             Ok(Some(decision)) => Err(KubeError::Forbidden(decision.message())),
             // The policy cannot be read: fail closed.
             Err(e) => {
@@ -511,5 +546,22 @@ impl portcullis_kube::admission::Admission for ImagePolicyService {
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+    use super::*;
+
+    #[test]
+    fn the_grace_period_runs_from_the_first_detection() {
+        let week = Some(jiff::SignedDuration::from_hours(7 * 24));
+        let until = grace_until("2026-11-01T00:00:00Z", week).unwrap();
+        assert_eq!(until.to_string(), "2026-11-08T00:00:00Z");
+        // No grace, or a time that cannot be read: the problem refuses now (fails closed).
+        assert_eq!(grace_until("2026-11-01T00:00:00Z", None), None);
+        assert_eq!(grace_until("yesterday", week), None);
     }
 }

@@ -17,6 +17,7 @@ pub mod selector;
 pub mod service;
 mod status;
 pub mod tokens;
+pub mod warnings;
 
 pub use service::{KubeService, ListOptions};
 pub use status::{Cause, KubeError};

@@ -783,7 +783,14 @@ async fn clusters_admit_only_images_signed_by_their_keys() {
         Some(policy(json!({"enforcementMode": "AUDIT"}))),
     )
     .await;
-    admitted(&kubectl, "audited", &by_digest(&unsigned));
+    let audited = deploy(&kubectl, "audited", &by_digest(&unsigned));
+    assert!(audited.status.success());
+    // kubectl prints the server's `Warning` header.
+    let warned = String::from_utf8_lossy(&audited.stderr);
+    assert!(
+        warned.contains("Warning: audit mode, would be refused") && warned.contains(&unsigned),
+        "{warned}"
+    );
     assert!(
         server
             .log_text()
@@ -1172,6 +1179,71 @@ async fn the_vulnerability_gate_refuses_images_with_open_problems() {
         &image,
         &["CVE-2099-0001", "CRITICAL", "at or above HIGH"],
     );
+
+    // A grace period lets it through for a week after the scan first found the problem,
+    // with a warning kubectl prints and an audit record.
+    let gate = |extra: Value| {
+        let mut config = json!({"isPolicyEnabled": true, "keyDetails": [], "vulnerabilitySeverityThreshold": "HIGH"});
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({ "imagePolicyConfig": config })
+    };
+    for bad in [
+        json!({"vulnerabilityGracePeriodDays": 0}),
+        json!({"vulnerabilityGracePeriodDays": 91}),
+    ] {
+        let reply = api
+            .send(
+                "PUT",
+                &format!("/20180222/clusters/{cluster}"),
+                Some(gate(bad)),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{}", reply.body);
+    }
+    let no_threshold = api.send("PUT", &format!("/20180222/clusters/{cluster}"), Some(json!({"imagePolicyConfig": {"isPolicyEnabled": true, "vulnerabilityGracePeriodDays": 7}}))).await;
+    assert_eq!(no_threshold.status, 400, "{}", no_threshold.body);
+    ok(
+        &api,
+        "PUT",
+        &format!("/20180222/clusters/{cluster}"),
+        Some(gate(json!({"vulnerabilityGracePeriodDays": 7}))),
+    )
+    .await;
+    let mut in_grace = None;
+    wait_until(|| {
+        let out = deploy(&kubectl, "in-grace", &image);
+        let ok = out.status.success();
+        in_grace = Some(out);
+        ok
+    });
+    let warned = String::from_utf8_lossy(&in_grace.unwrap().stderr).into_owned();
+    assert!(
+        warned.contains("Warning:")
+            && warned.contains("grace period")
+            && warned.contains("CVE-2099-0001"),
+        "{warned}"
+    );
+    assert!(
+        server
+            .log_text()
+            .contains("image admitted inside its vulnerability grace period")
+    );
+    ok(
+        &api,
+        "PUT",
+        &format!("/20180222/clusters/{cluster}"),
+        Some(gate(json!({}))),
+    )
+    .await;
+    let mut attempt = 0;
+    wait_until(|| {
+        attempt += 1;
+        let out = deploy(&kubectl, &format!("after-grace-{attempt}"), &image);
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("CVE-2099-0001")
+    });
 
     // The repository's allowlist accepts the advisory: admitted.
     let repositories = ok(
