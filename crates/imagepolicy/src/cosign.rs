@@ -272,6 +272,7 @@ impl ImagePolicyService {
                 Some(key) => keys.iter().filter(|k| *k == key).collect(),
                 None => keys.iter().collect(),
             };
+            let mut payload: Option<Result<Vec<u8>, String>> = None;
             for key in candidates {
                 let known = usable.get(key.as_str()).copied();
                 let ok = match known {
@@ -288,7 +289,20 @@ impl ImagePolicyService {
                 if !ok {
                     continue;
                 }
-                match self.cosign_check(repository, digest, &layer, key).await {
+                // The payload is read and checked once per layer, whichever keys it is
+                // tried with.
+                if payload.is_none() {
+                    payload = Some(self.claimed_payload(repository, digest, &layer).await);
+                }
+                let bytes = match &payload {
+                    Some(Ok(bytes)) => bytes.as_slice(),
+                    Some(Err(reason)) => {
+                        reasons.push(reason.clone());
+                        continue;
+                    }
+                    None => continue,
+                };
+                match self.cosign_check(&layer, key, bytes).await {
                     Ok(true) => return Ok(true),
                     Ok(false) if layer.key_id.is_some() => {
                         reasons.push(format!("the cosign signature by key {key} does not verify"));
@@ -305,16 +319,14 @@ impl ImagePolicyService {
         }
     }
 
-    /// Reads the payload and checks, every time, that it names exactly this image in this
-    /// registry; then asks the vault, whose answer alone is cached (by key, version,
-    /// algorithm, payload digest and signature: all that decides it)
-    async fn cosign_check(
+    /// Reads a layer's payload and checks, every time, that it names exactly this image in
+    /// this registry
+    async fn claimed_payload(
         &self,
         repository: &RepositoryName,
         digest: &Digest,
         layer: &Layer,
-        key: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<Vec<u8>, String> {
         let layer_digest = Digest::parse(&layer.digest).map_err(|e| e.message)?;
         let (size, path) = self
             .registry
@@ -340,6 +352,13 @@ impl ImagePolicyService {
                 claimed.docker_reference, claimed.image_digest
             ));
         }
+        Ok(bytes)
+    }
+
+    /// Whether `key` made the layer's signature over `bytes` (a payload
+    /// [`Self::claimed_payload`] checked); the vault's answer alone is cached, by key,
+    /// version, algorithm, payload digest and signature: all that decides it
+    async fn cosign_check(&self, layer: &Layer, key: &str, bytes: &[u8]) -> Result<bool, String> {
         let named = (&layer.key_version_id, &layer.algorithm);
         let cache_key = match named {
             (Some(version), Some(algorithm)) => format!(
@@ -354,7 +373,7 @@ impl ImagePolicyService {
         let valid = match named {
             (Some(version), Some(algorithm)) => {
                 let details = serde_json::from_value(json!({
-                    "keyId": key, "keyVersionId": version, "message": STANDARD.encode(&bytes),
+                    "keyId": key, "keyVersionId": version, "message": STANDARD.encode(bytes),
                     "signature": layer.signature, "signingAlgorithm": algorithm, "messageType": "RAW",
                 }))
                 .map_err(|e| e.to_string())?;
@@ -368,7 +387,7 @@ impl ImagePolicyService {
                     return Err("a cosign signature annotation is not base64".into());
                 };
                 self.vault
-                    .signing_version_as_service(key, cosign_algorithm, &bytes, &signature)
+                    .signing_version_as_service(key, cosign_algorithm, bytes, &signature)
                     .await
                     .map_err(|e| format!("key {key} cannot verify the cosign signature: {e}"))?
                     .is_some()
